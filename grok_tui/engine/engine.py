@@ -1,0 +1,531 @@
+"""The session engine: the seed's lifecycle as a pure state machine.
+
+Events in (`handle`), commands out, time passed in. The engine never reads a
+clock, sleeps, or does I/O: whoever drives it calls `advance(now)` when
+`next_deadline()` comes due, so a retry fires exactly when its cooldown ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .events import (
+    AttemptProgress,
+    BrowserLost,
+    ClickFailed,
+    ClickMakeVideo,
+    ClickSent,
+    Command,
+    Configure,
+    Event,
+    LogLine,
+    Outcome,
+    RateLimited,
+    Refused,
+    ResetRetries,
+    RetryNow,
+    RouteChanged,
+    SessionEnded,
+    SessionSummary,
+    SetAutoRetry,
+    SetTitle,
+    StartSession,
+    UserCancel,
+    VideoModerated,
+    VideoSucceeded,
+)
+from .state import (
+    LAYER_NAMES,
+    AttemptRecord,
+    PersistentData,
+    Phase,
+    SessionData,
+    check_limit,
+    classify_layer,
+)
+
+# The seed's guard for moderation signals that carry no attempt identity.
+MIN_MODERATION_GAP_S = 5.0
+
+
+@dataclass(frozen=True)
+class Timings:
+    cooldown_s: float = 8.0
+    next_video_delay_s: float = 8.0
+    session_timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("cooldown_s", "next_video_delay_s", "session_timeout_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} cannot be negative.")
+
+
+@dataclass
+class _PendingClick:
+    due: float
+    is_retry: bool
+    reason: str
+
+
+class SessionEngine:
+    def __init__(self, persistent: PersistentData | None = None, timings: Timings | None = None) -> None:
+        self.persistent = persistent or PersistentData()
+        self.timings = timings or Timings()
+        self.session = SessionData()
+        self.phase = Phase.IDLE
+        self.prompt = ""
+        self.post_id: str | None = None
+        self.attempt_no = 0
+        self.current: AttemptRecord | None = None
+        self.last_click_time: float | None = None
+        self.started_at: float | None = None
+        self.summaries_emitted = 0
+        self._pending: _PendingClick | None = None
+        self._timeout_at: float | None = None
+        self._last_anon_moderation: float | None = None
+        self._out: list[Command] = []
+        self._now = 0.0
+
+    # ------------------------------------------------------------ public API
+
+    def handle(self, event: Event, now: float) -> list[Command]:
+        """Apply one event that happened at `now` (epoch seconds); return the commands it causes."""
+        self._now = now
+        self._fire_due(now)
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is None:
+            raise TypeError(f"unknown event {event!r}")
+        handler(event)
+        return self._flush()
+
+    def advance(self, now: float) -> list[Command]:
+        """Time passes: fire every deadline that is due at `now`."""
+        self._now = now
+        self._fire_due(now)
+        return self._flush()
+
+    def next_deadline(self) -> float | None:
+        """The earliest time at which `advance` has something to do."""
+        times = [t for t in (self._pending.due if self._pending else None, self._timeout_at) if t is not None]
+        return min(times) if times else None
+
+    @property
+    def next_action(self) -> tuple[str, float] | None:
+        """What happens next and when, for the UI ("retry 2/5", at t)."""
+        if self._pending:
+            if self._pending.is_retry:
+                label = f"retry {self.session.retry_count + 1}/{self.persistent.max_retries}"
+            elif self.attempt_no == 0 or self.phase == Phase.IDLE:
+                label = "first attempt"
+            else:
+                label = f"video {self.session.videos_generated + 1}/{self.persistent.video_goal}"
+            return label, self._pending.due
+        if self._timeout_at is not None:
+            return "timeout", self._timeout_at
+        return None
+
+    # ------------------------------------------------------------ user events
+
+    def _on_StartSession(self, ev: StartSession) -> None:
+        if self.phase.active:
+            self._refuse("A session is already running; cancel it first.")
+            return
+        prompt = ev.prompt if ev.prompt is not None else ""
+        if not prompt.strip():
+            self._refuse("The prompt is empty; type or capture a prompt before starting.")
+            return
+        try:
+            if ev.video_goal is not None:
+                check_limit("video_goal", ev.video_goal)
+            if ev.max_retries is not None:
+                check_limit("max_retries", ev.max_retries)
+        except ValueError as exc:
+            self._refuse(str(exc))
+            return
+        p = self.persistent
+        if ev.video_goal is not None:
+            p.video_goal = ev.video_goal
+        if ev.max_retries is not None:
+            p.max_retries = ev.max_retries
+        p.last_prompt_value = prompt  # stored exactly as given
+        p.original_media_id = ev.media_id
+        p.video_group = []
+        self.prompt = prompt
+        self.post_id = ev.post_id
+        logs = self.session.logs
+        logs.clear()
+        self.session = SessionData(logs=logs)
+        s = self.session
+        s.is_session_active = True
+        s.last_session_outcome = "pending"
+        self.attempt_no = 0
+        self.current = None
+        self.started_at = self._now
+        self._timeout_at = None
+        self._last_anon_moderation = None
+        self.phase = Phase.CLICKING  # until the first click is out or deferred
+        self._log(
+            "INFO",
+            f"session started: goal {p.video_goal} video(s), up to {p.max_retries} retries, "
+            f"auto-retry {'on' if p.auto_retry_enabled else 'off'}, image {_short(ev.media_id)}",
+        )
+        self._request_click(is_retry=False, reason="first attempt")  # overridePermit = true
+        self._title()
+
+    def _on_UserCancel(self, ev: UserCancel) -> None:
+        if not self.phase.active:
+            self._refuse("No session is running.")
+            return
+        self._end("cancelled", ev.reason, attempt_outcome="cancelled")
+
+    def _on_BrowserLost(self, ev: BrowserLost) -> None:
+        if not self.phase.active:
+            self._log("WARN", f"browser lost: {ev.reason}")
+            return
+        self._end("cancelled", f"browser lost: {ev.reason}", attempt_outcome="cancelled")
+
+    def _on_ResetRetries(self, ev: ResetRetries) -> None:
+        before = self.session.retry_count
+        self.session.retry_count = 0
+        self._log("INFO", f"retry counter reset ({before} -> 0)")
+        self._title()
+
+    def _on_RetryNow(self, ev: RetryNow) -> None:
+        if self.phase != Phase.MANUAL_WAIT:
+            self._refuse("Nothing to retry: no moderated attempt is waiting.")
+            return
+        self._schedule_retry()
+
+    def _on_SetAutoRetry(self, ev: SetAutoRetry) -> None:
+        p = self.persistent
+        p.auto_retry_enabled = (not p.auto_retry_enabled) if ev.enabled is None else ev.enabled
+        self._log("INFO", f"auto-retry {'on' if p.auto_retry_enabled else 'off'}")
+        if p.auto_retry_enabled and self.phase == Phase.MANUAL_WAIT:
+            self._schedule_retry()
+        elif not p.auto_retry_enabled and self.phase == Phase.RETRY_WAIT:
+            self._pending = None
+            self.phase = Phase.MANUAL_WAIT
+            self._log("INFO", "retry held: auto-retry is off (retry by hand or turn it on)")
+
+    def _on_Configure(self, ev: Configure) -> None:
+        p = self.persistent
+        try:
+            if ev.max_retries is not None:
+                check_limit("max_retries", ev.max_retries)
+            if ev.video_goal is not None:
+                check_limit("video_goal", ev.video_goal)
+        except ValueError as exc:
+            self._refuse(str(exc))
+            return
+        if ev.max_retries is not None:
+            p.max_retries = ev.max_retries
+        if ev.video_goal is not None:
+            p.video_goal = ev.video_goal
+        if ev.prompt is not None:
+            if self.phase.active:
+                self._refuse("The prompt cannot change during a session; it applies to the next one.")
+            else:
+                p.last_prompt_value = ev.prompt
+        self._title()
+        if self.phase == Phase.NEXT_VIDEO and self.session.videos_generated >= p.video_goal:
+            self._end("success", "video goal reached")
+
+    def _on_RouteChanged(self, ev: RouteChanged) -> None:
+        if ev.post_id == self.post_id:
+            return
+        self.post_id = ev.post_id
+        if self.phase.active and ev.post_id and ev.post_id not in self.persistent.video_group:
+            self.persistent.video_group.append(ev.post_id)
+        self._log(
+            "DEBUG",
+            f"route changed to post {_short(ev.post_id)}; session image stays {_short(self.persistent.original_media_id)}",
+        )
+
+    # ------------------------------------------------------------ browser events
+
+    def _on_ClickSent(self, ev: ClickSent) -> None:
+        a = self.current
+        if a is None or ev.attempt != a.number or not self.phase.active:
+            self._log("DEBUG", f"click confirmation for attempt {ev.attempt} ignored (not in flight)")
+            return
+        a.clicked_at = self._now
+        self.last_click_time = self._now
+        if self.phase == Phase.CLICKING:
+            self.phase = Phase.DETECTING
+        detail = f" ({ev.detail})" if ev.detail else ""
+        self._log("INFO", f"attempt {a.number} clicked{detail}")
+
+    def _on_ClickFailed(self, ev: ClickFailed) -> None:
+        a = self.current
+        if a is None or ev.attempt != a.number or not self.phase.active or a.resolved:
+            return
+        self._end("cancelled", f"attempt {a.number} could not be started: {ev.reason}", attempt_outcome="click_failed")
+
+    def _on_AttemptProgress(self, ev: AttemptProgress) -> None:
+        a = self._target(ev.attempt)
+        if a is None or a.resolved:
+            return
+        pct = max(0.0, min(100.0, float(ev.percent)))
+        a.progress_seen = True
+        if pct > a.max_progress:
+            a.max_progress = pct
+        if a.outcome == "pending":
+            a.outcome = "running"
+
+    def _on_VideoSucceeded(self, ev: VideoSucceeded) -> None:
+        a = self._target(ev.attempt)
+        if a is None:
+            return
+        if a.resolved:
+            self._duplicate(a, "success", ev.source)
+            return
+        s, p = self.session, self.persistent
+        a.outcome = "success"
+        a.max_progress = 100.0
+        a.video_id = ev.video_id
+        a.ended_at = self._now
+        a.sources.append(ev.source)
+        s.videos_generated += 1
+        s.credits_used += 1
+        self._timeout_at = None
+        took = a.ended_at - a.started_at
+        if s.videos_generated >= p.video_goal:
+            self._log("INFO", f"attempt {a.number} succeeded (video {_short(ev.video_id)}, {took:.0f} s, via {ev.source}) — {s.videos_generated}/{p.video_goal}")
+            self._end("success", "video goal reached")
+            return
+        delay = self.timings.next_video_delay_s
+        self._log(
+            "INFO",
+            f"attempt {a.number} succeeded (video {_short(ev.video_id)}, {took:.0f} s, via {ev.source}) — "
+            f"{s.videos_generated}/{p.video_goal}, next video in {delay:g} s",
+        )
+        self.phase = Phase.NEXT_VIDEO
+        self._request_click(is_retry=False, reason="next video", not_before=self._now + delay)
+        self._title()
+
+    def _on_VideoModerated(self, ev: VideoModerated) -> None:
+        if ev.attempt is None:
+            last = self._last_anon_moderation
+            gap = min(MIN_MODERATION_GAP_S, self.timings.cooldown_s)
+            if last is not None and self._now - last < gap:
+                self._log("DEBUG", f"moderation signal via {ev.source} within {gap:g} s of the last one ignored")
+                return
+        a = self._target(ev.attempt)
+        if a is None:
+            return
+        if a.resolved:
+            self._duplicate(a, "moderation", ev.source)
+            return
+        if ev.attempt is None:
+            self._last_anon_moderation = self._now
+        s, p = self.session, self.persistent
+        seen = max(a.max_progress, float(ev.percent) if ev.percent is not None else 0.0)
+        a.max_progress = max(0.0, min(100.0, seen))
+        layer = classify_layer(a.max_progress)
+        a.outcome = "moderated"
+        a.layer = layer
+        a.ended_at = self._now
+        a.sources.append(ev.source)
+        a.video_id = ev.video_id
+        setattr(s, f"layer{layer}_failures", s.layer_failures(layer) + 1)
+        s.credits_used += 1
+        s.can_retry = True
+        s.last_failure_time = self._now
+        self._timeout_at = None
+        what = f"attempt {a.number} moderated at {a.max_progress:.0f} % (layer {layer}: {LAYER_NAMES[layer]}, via {ev.source})"
+        if s.retry_count >= p.max_retries:
+            self._log("WARN", f"{what} — no retries left ({s.retry_count}/{p.max_retries})")
+            self._end("failure", "max retries reached")
+            return
+        if s.videos_generated >= p.video_goal:  # the seed's scheduler check
+            self._log("WARN", what)
+            self._end("success", "video goal reached")
+            return
+        if p.auto_retry_enabled:
+            self._log(
+                "WARN",
+                f"{what} — retry {s.retry_count + 1}/{p.max_retries} in {self.timings.cooldown_s:g} s",
+            )
+            self._schedule_retry()
+        else:
+            self.phase = Phase.MANUAL_WAIT
+            self._log("WARN", f"{what} — auto-retry is off: retry by hand or turn it on")
+        self._title()
+
+    def _on_RateLimited(self, ev: RateLimited) -> None:
+        if not self.phase.active:
+            self._log("WARN", f"rate limit seen via {ev.source} while no session runs")
+            return
+        a = self.current
+        if a is not None and not a.resolved:
+            a.sources.append(ev.source)
+        detail = f": {ev.detail}" if ev.detail else ""
+        self._end("cancelled", f"rate limit reached (via {ev.source}{detail}); not retrying", attempt_outcome="rate_limited")
+
+    # ------------------------------------------------------------ internals
+
+    def _fire_due(self, now: float) -> None:
+        # Deadlines fire in time order; at most one of each kind is pending.
+        while True:
+            due = self.next_deadline()
+            if due is None or due > now:
+                return
+            if self._timeout_at is not None and self._timeout_at == due:
+                self._timeout_at = None
+                a = self.current
+                self._end(
+                    "cancelled",
+                    f"no outcome for attempt {a.number if a else '?'} within {self.timings.session_timeout_s:g} s",
+                    attempt_outcome="timeout",
+                )
+            elif self._pending is not None:
+                pending, self._pending = self._pending, None
+                self._click(pending.is_retry, pending.reason)
+
+    def _schedule_retry(self) -> None:
+        base = self.session.last_failure_time if self.session.last_failure_time is not None else self._now
+        self.phase = Phase.RETRY_WAIT
+        self._request_click(is_retry=True, reason="retry", not_before=base + self.timings.cooldown_s)
+
+    def _request_click(self, *, is_retry: bool, reason: str, not_before: float | None = None) -> None:
+        """Click now if the cooldown allows, else defer once to its end (a new request replaces the old)."""
+        due = self._now if not_before is None else not_before
+        if self.last_click_time is not None:
+            due = max(due, self.last_click_time + self.timings.cooldown_s)
+        if self._pending is not None:
+            self._log("DEBUG", f"pending {self._pending.reason} replaced by {reason}")
+        if due <= self._now:
+            self._pending = None
+            self._click(is_retry, reason)
+        else:
+            self._pending = _PendingClick(due, is_retry, reason)
+            if self.phase == Phase.CLICKING:
+                self._log("INFO", f"{reason} deferred {due - self._now:.1f} s to the end of the cooldown")
+
+    def _click(self, is_retry: bool, reason: str) -> None:
+        s, p = self.session, self.persistent
+        if not self.phase.active:
+            return
+        # Guards (the seed's clickMakeVideoButton).
+        if s.videos_generated >= p.video_goal:
+            self._end("success", "video goal reached")
+            return
+        if self.last_click_time is not None and self._now - self.last_click_time < self.timings.cooldown_s - 1e-6:
+            # Cannot happen through _request_click; kept as the hard guard.
+            self._pending = _PendingClick(self.last_click_time + self.timings.cooldown_s, is_retry, reason)
+            return
+        if is_retry:
+            s.retry_count += 1
+        s.can_retry = False  # consumed
+        self.attempt_no += 1
+        a = AttemptRecord(number=self.attempt_no, started_at=self._now, is_retry=is_retry)
+        self.current = a
+        s.attempt_progress.append(a)
+        s.last_attempt_time = self._now
+        self.last_click_time = self._now
+        self.phase = Phase.CLICKING
+        self._timeout_at = self._now + self.timings.session_timeout_s
+        label = f"retry {s.retry_count}/{p.max_retries}" if is_retry else reason
+        self._log("INFO", f"attempt {a.number} ({label}): writing prompt and clicking")
+        self._out.append(
+            ClickMakeVideo(attempt=a.number, prompt=self.prompt, media_id=p.original_media_id, is_retry=is_retry)
+        )
+        self._title()
+
+    def _target(self, attempt: int | None) -> AttemptRecord | None:
+        """The attempt a signal belongs to; None (and logged) when it belongs to none."""
+        a = self.current
+        if not self.phase.active and self.phase != Phase.ENDED:
+            return None
+        if a is None:
+            return None
+        if attempt is None or attempt == a.number:
+            if self.phase == Phase.ENDED and not a.resolved:
+                return None
+            return a
+        for rec in self.session.attempt_progress:
+            if rec.number == attempt:
+                return rec
+        self._log("DEBUG", f"signal for unknown attempt {attempt} ignored")
+        return None
+
+    def _duplicate(self, a: AttemptRecord, what: str, source: str) -> None:
+        if source not in a.sources:
+            a.sources.append(source)
+        self._log("DEBUG", f"{what} via {source} for attempt {a.number} ignored: already resolved ({a.outcome})")
+
+    def _end(self, outcome: Outcome, reason: str, attempt_outcome: str | None = None) -> None:
+        s, p = self.session, self.persistent
+        a = self.current
+        if a is not None and not a.resolved:
+            a.outcome = attempt_outcome or "cancelled"
+            a.ended_at = self._now
+        self._pending = None
+        self._timeout_at = None
+        summary = SessionSummary(
+            outcome=outcome,
+            completedVideos=s.videos_generated,
+            videoGoal=p.video_goal,
+            retriesAttempted=s.retry_count,
+            maxRetries=p.max_retries,
+            creditsUsed=s.credits_used,
+            layer1Failures=s.layer1_failures,
+            layer2Failures=s.layer2_failures,
+            layer3Failures=s.layer3_failures,
+            endedAt=int(round(self._now * 1000)),
+            extra={
+                "reason": reason,
+                "attempts": self.attempt_no,
+                "startedAt": int(round((self.started_at or self._now) * 1000)),
+                "durationS": round(self._now - (self.started_at or self._now), 3),
+                "originalMediaId": p.original_media_id,
+            },
+        )
+        s.is_session_active = False
+        s.can_retry = False
+        s.last_session_outcome = outcome
+        s.last_session_summary = summary
+        self.phase = Phase.ENDED
+        self.summaries_emitted += 1
+        level = "INFO" if outcome == "success" else ("ERROR" if outcome == "failure" else "WARN")
+        self._log(
+            level,
+            f"session {outcome}: {reason} — videos {s.videos_generated}/{p.video_goal}, retries "
+            f"{s.retry_count}/{p.max_retries}, credits {s.credits_used}, layers "
+            f"L1 {s.layer1_failures} · L2 {s.layer2_failures} · L3 {s.layer3_failures}",
+        )
+        self._out.append(SessionEnded(summary))
+        self._title()
+
+    def title_text(self) -> str:
+        s, p = self.session, self.persistent
+        counts = f"🎬 {s.videos_generated}/{p.video_goal} · 🔄 {s.retry_count}/{p.max_retries}"
+        if self.phase == Phase.ENDED:
+            mark = {"success": "✔", "failure": "✖", "cancelled": "■"}.get(s.last_session_outcome, "")
+            return f"{mark} {s.last_session_outcome} {counts}"
+        return counts
+
+    def _title(self) -> None:
+        self._out.append(SetTitle(self.title_text()))
+
+    def _refuse(self, message: str) -> None:
+        self._log("WARN", message)
+        self._out.append(Refused(message))
+
+    def _log(self, level: str, message: str) -> None:
+        line = LogLine(at=self._now, level=level, message=message)  # type: ignore[arg-type]
+        self.session.logs.append(line)
+        self._out.append(line)
+
+    def _flush(self) -> list[Command]:
+        out, self._out = self._out, []
+        titles = [c for c in out if isinstance(c, SetTitle)]
+        if len(titles) > 1:  # one title update per step is enough
+            out = [c for c in out if not isinstance(c, SetTitle)] + [titles[-1]]
+        return out
+
+
+def _short(ident: str | None) -> str:
+    if not ident:
+        return "–"
+    return ident[:8] + "…" if len(ident) > 9 else ident

@@ -1,0 +1,232 @@
+"""What goes into the session engine (events) and what comes out (commands).
+
+Plain frozen dataclasses: no I/O, no Textual, no clocks. Every event is handed
+to `SessionEngine.handle(event, now)` with the time it happened (epoch seconds,
+float); `SessionEngine.advance(now)` is "time passing" and fires due deadlines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+Source = Literal["network", "dom", "store", "engine", "user", "test"]
+LogLevel = Literal["DEBUG", "INFO", "WARN", "ERROR"]
+
+
+# ---------------------------------------------------------------- events in
+
+
+@dataclass(frozen=True)
+class StartSession:
+    """The user starts a session. `prompt` is sent unchanged on every attempt."""
+
+    prompt: str
+    post_id: str | None = None
+    media_id: str | None = None
+    video_goal: int | None = None  # None: keep the stored setting
+    max_retries: int | None = None
+
+
+@dataclass(frozen=True)
+class ClickSent:
+    """The browser wrote the prompt and clicked the generate button for `attempt`."""
+
+    attempt: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ClickFailed:
+    """The browser could not write the prompt or click for `attempt`."""
+
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AttemptProgress:
+    """Progress percentage seen for an attempt (None: the attempt in flight)."""
+
+    percent: float
+    attempt: int | None = None
+    source: Source = "network"
+
+
+@dataclass(frozen=True)
+class VideoSucceeded:
+    attempt: int | None = None
+    video_id: str | None = None
+    source: Source = "network"
+
+
+@dataclass(frozen=True)
+class VideoModerated:
+    """Content moderated. `percent`: progress on the moderation signal, if it carried one."""
+
+    attempt: int | None = None
+    percent: float | None = None
+    video_id: str | None = None
+    source: Source = "network"
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    attempt: int | None = None
+    source: Source = "network"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class UserCancel:
+    reason: str = "cancelled by user"
+
+
+@dataclass(frozen=True)
+class BrowserLost:
+    """The tab or browser is gone for good: the session cannot go on."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ResetRetries:
+    """User action: retry counter back to 0 without ending the session."""
+
+
+@dataclass(frozen=True)
+class RetryNow:
+    """User action: retry a moderated attempt now (the way forward when auto-retry is off)."""
+
+
+@dataclass(frozen=True)
+class SetAutoRetry:
+    enabled: bool | None = None  # None: toggle
+
+
+@dataclass(frozen=True)
+class Configure:
+    """Change persistent settings between (or during) sessions."""
+
+    max_retries: int | None = None
+    video_goal: int | None = None
+    prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class RouteChanged:
+    """The tab moved to another post route (SPA pushState or a load)."""
+
+    post_id: str | None
+    media_id: str | None = None
+
+
+Event = Union[
+    StartSession,
+    ClickSent,
+    ClickFailed,
+    AttemptProgress,
+    VideoSucceeded,
+    VideoModerated,
+    RateLimited,
+    UserCancel,
+    BrowserLost,
+    ResetRetries,
+    RetryNow,
+    SetAutoRetry,
+    Configure,
+    RouteChanged,
+]
+
+
+# ---------------------------------------------------------------- commands out
+
+
+@dataclass(frozen=True)
+class ClickMakeVideo:
+    """Write `prompt` (exactly) into the page's editor and click the generate button."""
+
+    attempt: int
+    prompt: str
+    media_id: str | None
+    is_retry: bool = False
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """The session is over; `summary` is the seed's SessionSummary."""
+
+    summary: "SessionSummary"
+
+
+@dataclass(frozen=True)
+class LogLine:
+    at: float
+    level: LogLevel
+    message: str
+
+    def format(self) -> str:
+        import time as _time
+
+        stamp = _time.strftime("%H:%M:%S", _time.localtime(self.at))
+        return f"{stamp} {self.level:<5} {self.message}"
+
+
+@dataclass(frozen=True)
+class SetTitle:
+    """Progress for the Chrome tab title and the terminal title (the seed's usePageTitle)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A user action that does not fit the current state; the UI shows `message`."""
+
+    message: str
+
+
+Command = Union[ClickMakeVideo, SessionEnded, LogLine, SetTitle, Refused]
+
+
+# ---------------------------------------------------------------- summary
+
+Outcome = Literal["success", "failure", "cancelled"]
+SessionOutcome = Literal["idle", "pending", "success", "failure", "cancelled"]
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    outcome: Outcome
+    completedVideos: int
+    videoGoal: int
+    retriesAttempted: int
+    maxRetries: int
+    creditsUsed: int
+    layer1Failures: int
+    layer2Failures: int
+    layer3Failures: int
+    endedAt: int  # epoch milliseconds
+    # Not in the seed's list, kept beside it for the UI and the history.
+    extra: dict = field(default_factory=dict, compare=False)
+
+    SEED_FIELDS = (
+        "outcome",
+        "completedVideos",
+        "videoGoal",
+        "retriesAttempted",
+        "maxRetries",
+        "creditsUsed",
+        "layer1Failures",
+        "layer2Failures",
+        "layer3Failures",
+        "endedAt",
+    )
+
+    def to_dict(self) -> dict:
+        """Exactly the seed's summary, with its camelCase keys."""
+        return {k: getattr(self, k) for k in self.SEED_FIELDS}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SessionSummary":
+        return cls(**{k: data[k] for k in cls.SEED_FIELDS}, extra=dict(data.get("extra", {})))

@@ -1,0 +1,191 @@
+"""Settings: command-line flags > environment (GROK_TUI_*) > TOML config file > defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .engine import Timings
+
+APP_NAME = "grok-tui"
+# Against grok.com (any page that is not on this machine) the pace cannot go below this.
+GROK_MIN_PACE_S = 8.0
+
+
+class SettingsError(Exception):
+    """Bad configuration; the message is one sentence for the user."""
+
+
+def config_file() -> Path:
+    env = os.environ.get("GROK_TUI_CONFIG_FILE")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def state_dir() -> Path:
+    env = os.environ.get("GROK_TUI_STATE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+class Settings(BaseSettings):
+    """grok-tui's settings. Each can be set in the config file, as GROK_TUI_<NAME>, or by a flag."""
+
+    model_config = SettingsConfigDict(env_prefix="GROK_TUI_", extra="ignore", validate_default=True)
+
+    cdp_host: str = "127.0.0.1"
+    """Host of Chrome's DevTools port. Only loopback unless allow_remote_cdp is set."""
+    cdp_port: int = Field(9222, ge=1, le=65535)
+    """Chrome's --remote-debugging-port."""
+    allow_remote_cdp: bool = False
+    """Allow a non-loopback cdp_host (a DevTools port is full control of that browser)."""
+    tab: str = "grok.com/imagine"
+    """Attach to the first page tab whose URL contains this text."""
+    max_retries: int = Field(3, ge=1, le=50)
+    """Retries allowed per session after moderations (1-50)."""
+    video_goal: int = Field(1, ge=1, le=50)
+    """Videos to generate per session (1-50)."""
+    auto_retry: bool = True
+    """Retry automatically when a video is moderated."""
+    cooldown_s: float = Field(8.0, ge=0.05, le=600)
+    """Seconds between clicks and from a moderation to its retry (at least 8 against grok.com)."""
+    next_video_delay_s: float = Field(8.0, ge=0.05, le=600)
+    """Seconds from a success to the next video's attempt (at least 8 against grok.com)."""
+    session_timeout_s: float = Field(120.0, ge=1, le=3600)
+    """End the session as cancelled when an attempt has no outcome for this long."""
+    tab_wait_s: float = Field(30.0, ge=0, le=3600)
+    """How long a session waits for a closed or disconnected tab to come back."""
+    theme: str = "grok-dark"
+    """Theme name: a built-in one, or a TOML theme file's name in the themes folder."""
+    export_dir: Path | None = None
+    """Where exported logs go (default: the XDG data dir's exports folder)."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Key bindings to remap: binding id -> keys, e.g. {start = "f5"}."""
+
+    @field_validator("cdp_host")
+    @classmethod
+    def _host_not_empty(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("cdp_host cannot be empty")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+    # ------------------------------------------------------------------
+
+    def timings(self, page_url: str | None = None) -> Timings:
+        """Engine timings; pages not on this machine (grok.com) get the 8 s floor."""
+        cooldown, delay = self.cooldown_s, self.next_video_delay_s
+        if page_url is not None and not is_local_url(page_url):
+            cooldown, delay = max(cooldown, GROK_MIN_PACE_S), max(delay, GROK_MIN_PACE_S)
+        return Timings(cooldown_s=cooldown, next_video_delay_s=delay, session_timeout_s=self.session_timeout_s)
+
+    def check_host(self) -> None:
+        if not self.allow_remote_cdp and not is_loopback_host(self.cdp_host):
+            raise SettingsError(
+                f"cdp_host {self.cdp_host!r} is not this machine; a DevTools port is full control of the "
+                "browser, so pass --allow-remote-cdp if you really mean it."
+            )
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local_url(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    return is_loopback_host(host)
+
+
+_RANGE_MESSAGES = {
+    "greater_than_equal": "at least {ge}",
+    "less_than_equal": "at most {le}",
+    "greater_than": "more than {gt}",
+    "less_than": "less than {lt}",
+}
+
+
+def _field_range(name: str) -> str:
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return ""
+    lo = hi = None
+    for m in field.metadata:
+        lo = getattr(m, "ge", lo) if getattr(m, "ge", None) is not None else lo
+        hi = getattr(m, "le", hi) if getattr(m, "le", None) is not None else hi
+    if lo is not None and hi is not None:
+        return f" from {lo:g} to {hi:g}"
+    return ""
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One sentence naming the first bad field and what it accepts."""
+    err = exc.errors()[0]
+    name = str(err["loc"][0]) if err.get("loc") else "a setting"
+    value = err.get("input")
+    env = f"GROK_TUI_{name.upper()}"
+    kind = err.get("type", "")
+    if kind in _RANGE_MESSAGES or kind in ("int_parsing", "float_parsing", "int_from_float"):
+        want = {"int_parsing": "a whole number", "int_from_float": "a whole number", "float_parsing": "a number"}.get(
+            kind, "a number"
+        )
+        if Settings.model_fields.get(name) and Settings.model_fields[name].annotation is int:
+            want = "a whole number"
+        return f"{name} (flag --{name.replace('_', '-')}, env {env}) must be {want}{_field_range(name)}, not {value!r}."
+    if kind == "bool_parsing":
+        return f"{name} (env {env}) must be true or false, not {value!r}."
+    return f"{name} (env {env}) is not valid: {err.get('msg', 'bad value')} (got {value!r})."
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings with `overrides` (command-line flags, None = not given) on top. Raises SettingsError."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    path = config_file()
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"The config file {path} is not valid TOML ({exc}); fix or remove it.") from None
+        except OSError as exc:
+            raise SettingsError(f"The config file {path} cannot be read ({exc.strerror}).") from None
+    try:
+        settings = Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError(describe_error(exc)) from None
+    settings.check_host()
+    return settings

@@ -1,0 +1,492 @@
+"""A simulated Grok Imagine site (stdlib only) that reproduces the real page's signals.
+
+See /work/shared/docs/grok-signals.md and grok_tui/sim/script.py for the outcome grammar.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from .page import gallery_page, post_page
+from .script import Outcome, parse_script, parse_token
+
+GENERATE_PATH = "/rest/app-chat/conversations/new"
+POST_LIST_PATH = "/rest/media/post/list"
+
+JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/4gHYSUNDX1BST0ZJTEUAAQEAAAHIAAAAAAQwAABtbnRyUkdCIFhZWiAH4AABAAEAAAAAAABhY3Nw"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAQAA9tYAAQAAAADTLQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAlkZXNjAAAA8AAAACRyWFlaAAABFAAAABRnWFlaAAABKAAAABRiWFlaAAABPAAAABR3dHB0AAABUAAAABRyVFJD"
+    "AAABZAAAAChnVFJDAAABZAAAAChiVFJDAAABZAAAAChjcHJ0AAABjAAAADxtbHVjAAAAAAAAAAEAAAAMZW5VUwAAAAgAAAAcAHMAUgBH"
+    "AEJYWVogAAAAAAAAb6IAADj1AAADkFhZWiAAAAAAAABimQAAt4UAABjaWFlaIAAAAAAAACSgAAAPhAAAts9YWVogAAAAAAAA9tYAAQAA"
+    "AADTLXBhcmEAAAAAAAQAAAACZmYAAPKnAAANWQAAE9AAAApbAAAAAAAAAABtbHVjAAAAAAAAAAEAAAAMZW5VUwAAACAAAAAcAEcAbwBv"
+    "AGcAbABlACAASQBuAGMALgAgADIAMAAxADb/2wBDAAoHBwgHBgoICAgLCgoLDhgQDg0NDh0VFhEYIx8lJCIfIiEmKzcvJik0KSEiMEEx"
+    "NDk7Pj4+JS5ESUM8SDc9Pjv/2wBDAQoLCw4NDhwQEBw7KCIoOzs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7Ozs7"
+    "Ozs7Ozs7Ozv/wAARCAAQABADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAABAAD/8QAFRABAQAAAAAAAAAAAAAAAAAAAwD/xAAV"
+    "AQEBAAAAAAAAAAAAAAAAAAABBf/EABYRAAMAAAAAAAAAAAAAAAAAAAADBP/aAAwDAQACEQMRAD8AyIphFRFMIossLKEH/9k="
+)
+# A tiny MP4 header ("ftyp" box only): enough for a content-typed body; it need not play.
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+
+_ID = r"[A-Za-z0-9-]+"
+_POST_RE = re.compile(rf"^/imagine/post/({_ID})/?$")
+_IMAGE_RE = re.compile(rf"^/imagine-public/images/({_ID})\.(?:jpg|jpeg|png|webp)$")
+_VIDEO_RE = re.compile(rf"^/media/videos/({_ID})\.mp4$")
+
+_QUIET_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError, socket.timeout)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def iter_json_objects(text: str):
+    """Yield each top-level {...} substring of `text`, by balanced braces (strings/escapes respected)."""
+    depth, in_str, esc, start = 0, False, False, -1
+    for i, c in enumerate(text):
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+            continue
+        if c == '"':
+            in_str = True
+        elif c == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif c == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                yield text[start : i + 1]
+
+
+def split_mode(index: int) -> str:
+    """How the stream writes object number `index`: deterministic so every request has all three.
+
+    "newline": object + "\\n" in one chunk; "split": first part, flush, ~20 ms, rest + "\\n"
+    (cut inside the first multi-byte UTF-8 character if there is one); "joined": object with no
+    separator (the next object follows it back to back).
+    """
+    return ("newline", "split", "joined")[index % 3]
+
+
+def split_point(data: bytes) -> int:
+    for i, b in enumerate(data):
+        if b >= 0x80:
+            return i + 1  # inside a multi-byte character
+    return max(1, len(data) // 2)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "grok-sim/1.0"
+    timeout = 60
+    site: "SimSite"  # set on the per-site subclass
+
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
+        pass
+
+    def handle(self):
+        try:
+            super().handle()
+        except _QUIET_ERRORS:
+            self.close_connection = True
+        except OSError:
+            self.close_connection = True
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, obj, status: int = 200):
+        self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+    def _html(self, text: str):
+        self._send(200, text.encode("utf-8"), "text/html; charset=utf-8")
+
+    def _body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    # ---- routes ----------------------------------------------------------------------------
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        site = self.site
+        path = urlsplit(self.path).path
+        if path == "/":
+            self._send(302, b"", "text/plain", {"Location": "/imagine"})
+        elif path in ("/imagine", "/imagine/"):
+            self._html(gallery_page(post_id=site.post_id, media_id=site.media_id))
+        elif m := _POST_RE.match(path):
+            self._html(site._render_post(m.group(1)))
+        elif _IMAGE_RE.match(path):
+            self._send(200, JPEG, "image/jpeg")
+        elif _VIDEO_RE.match(path):
+            self._send(200, MP4, "video/mp4")
+        elif path == POST_LIST_PATH:
+            self._json({"posts": site.posts})
+        elif path == "/__sim/requests":
+            self._json(site.requests)
+        elif path == "/__sim/emitted":
+            self._json(site.emitted)
+        elif path == "/favicon.ico":
+            self._send(204, b"", "image/x-icon")
+        else:
+            self._send(404, b"not found", "text/plain")
+
+    def do_POST(self):
+        site = self.site
+        path = urlsplit(self.path).path
+        raw = self._body()
+        if path == GENERATE_PATH:
+            try:
+                body = json.loads(raw.decode("utf-8") or "{}")
+                if not isinstance(body, dict):
+                    raise ValueError
+            except ValueError:
+                self._json({"error": "bad request"}, 400)
+                return
+            site._generate(self, body)
+        elif path == "/__sim/script":
+            try:
+                script = json.loads(raw.decode("utf-8")) if raw.strip()[:1] in (b"[", b'"') else raw.decode("utf-8")
+                site.set_script(script)
+            except ValueError as exc:
+                self._json({"error": str(exc)}, 400)
+                return
+            self._json({"ok": True, "remaining": site.remaining_script})
+        else:
+            self._send(404, b"not found", "text/plain")
+
+    # ---- streaming -------------------------------------------------------------------------
+    def start_chunked(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.flush()
+
+    def write_chunk(self, data: bytes):
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    def end_chunked(self):
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def handle_error(self, request, client_address):  # no tracebacks on stderr
+        pass
+
+
+class SimSite:
+    """The simulated Grok Imagine site. `start()` serves it from a daemon thread."""
+
+    def __init__(
+        self,
+        script: list[str] | str = (),
+        *,
+        default: str = "ok",
+        editor: str = "textarea",
+        step_ms: int = 100,
+        steps: int = 10,
+        toast_ms: int = 4000,
+        locale: str = "en",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        post_id: str | None = None,
+        media_id: str | None = None,
+    ):
+        if editor not in ("textarea", "prosemirror"):
+            raise ValueError(f"editor must be 'textarea' or 'prosemirror', not {editor!r}")
+        self._lock = threading.Lock()
+        self._script: deque[Outcome] = deque(parse_script(script))
+        self.default = parse_token(default)
+        self.editor = editor
+        self.step_ms = step_ms
+        self.steps = max(1, int(steps))
+        self.toast_ms = int(toast_ms)
+        self.locale = locale
+        self.host = host
+        self.port = port
+        self.post_id = (post_id or new_id()).lower()
+        self.media_id = (media_id or self.post_id).lower()
+        self._requests: list[dict] = []
+        self._emitted: list[dict] = []
+        self._posts: list[dict] = []
+        self._video_posts: dict[str, dict] = {}  # videoPostId -> post dict
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self) -> "SimSite":
+        if self._server is not None:
+            return self
+        handler = type("SimHandler", (_Handler,), {"site": self})
+        self._server = _Server((self.host, self.port), handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="grok-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        srv, self._server = self._server, None
+        if srv is not None:
+            srv.shutdown()
+            srv.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "SimSite":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def post_url(self, post_id: str | None = None) -> str:
+        return f"{self.base_url}/imagine/post/{post_id or self.post_id}"
+
+    # ---- script and records -----------------------------------------------------------------
+    def set_script(self, script) -> None:
+        outcomes = parse_script(script)
+        with self._lock:
+            self._script = deque(outcomes)
+
+    @property
+    def remaining_script(self) -> list[str]:
+        with self._lock:
+            return [o.token for o in self._script]
+
+    @property
+    def requests(self) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self._requests]
+
+    @property
+    def emitted(self) -> list[dict]:
+        with self._lock:
+            return [dict(e) for e in self._emitted]
+
+    @property
+    def posts(self) -> list[dict]:
+        with self._lock:
+            return json.loads(json.dumps(self._posts))
+
+    def _next_outcome(self) -> Outcome:
+        with self._lock:
+            return self._script.popleft() if self._script else self.default
+
+    def _emit(self, kind: str, video_id, progress, server_ts: float) -> None:
+        with self._lock:
+            self._emitted.append(
+                {"t": server_ts / 1000.0, "serverTs": server_ts, "videoId": video_id, "kind": kind, "progress": progress}
+            )
+
+    # ---- pages ------------------------------------------------------------------------------
+    def _render_post(self, post_id: str) -> str:
+        post_id = post_id.lower()
+        with self._lock:
+            vpost = self._video_posts.get(post_id)
+            if vpost is not None:
+                media_id = vpost["metadata"]["parentPostId"]
+            else:
+                media_id = self.media_id
+            video = None
+            if vpost is not None and not vpost["moderated"]:
+                video = vpost
+            else:
+                done = [p for p in self._posts if not p["moderated"] and p["metadata"]["parentPostId"] == media_id]
+                video = done[-1] if done else None
+            video = {"videoId": video["videoId"], "videoUrl": video["videoUrl"]} if video else None
+        return post_page(
+            post_id=post_id, media_id=media_id, editor=self.editor, locale=self.locale, toast_ms=self.toast_ms, video=video
+        )
+
+    # ---- generation -------------------------------------------------------------------------
+    def _schedule(self, outcome: Outcome) -> list[tuple[str, float]]:
+        """(kind, progress) for each streamed video object of this attempt."""
+        n = self.steps
+        if outcome.kind == "ok":
+            items = [("progress", round(100 * k / n)) for k in range(n)]
+            return items + [("completed", 100)]
+        if outcome.kind == "mod":
+            m = outcome.mod_at
+            if m <= 0:
+                return [("moderated", 0)]
+            k_steps = max(1, round(n * m / 100))
+            items = [("progress", round(m * k / k_steps)) for k in range(k_steps)]
+            return items + [("moderated", m)]
+        if outcome.kind == "silent":
+            k_steps = max(1, min(n, 3))
+            return [("progress", round(30 * k / k_steps)) for k in range(1, k_steps + 1)]
+        return []
+
+    def _generate(self, h: _Handler, body: dict) -> None:
+        received = time.time()
+        outcome = self._next_outcome()
+        prompt = body.get("message")
+        prompt = prompt if isinstance(prompt, str) else ("" if prompt is None else str(prompt))
+        parent = body.get("parentPostId") or self.media_id
+        with self._lock:
+            index = len(self._requests)
+            self._requests.append(
+                {
+                    "t": received,
+                    "prompt": prompt,
+                    "parentPostId": body.get("parentPostId"),
+                    "trusted": bool(body.get("trusted")),
+                    "outcome": outcome.token,
+                    "index": index,
+                }
+            )
+        if outcome.kind == "rate":
+            self._emit("rate", None, None, time.time() * 1000.0)
+            h._json({"error": {"code": 8, "message": "Too many requests. Rate limit reached."}}, 429)
+            return
+
+        step = (outcome.step_ms if outcome.step_ms is not None else self.step_ms) / 1000.0
+        video_id, video_post_id = new_id(), new_id()
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        conversation = {"conversationId": new_id(), "createTime": now}
+        user = {"responseId": new_id(), "message": prompt, "sender": "human"}
+        obj_index = 0
+
+        def write(obj: dict) -> None:
+            nonlocal obj_index
+            data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            mode = split_mode(obj_index)
+            obj_index += 1
+            if mode == "newline":
+                h.write_chunk(data + b"\n")
+            elif mode == "joined":
+                h.write_chunk(data)
+            else:
+                cut = split_point(data)
+                h.write_chunk(data[:cut])
+                time.sleep(0.02)
+                h.write_chunk(data[cut:] + b"\n")
+
+        try:
+            h.start_chunked()
+            conversation["serverTs"] = time.time() * 1000.0
+            write({"result": {"conversation": conversation}})
+            user["serverTs"] = time.time() * 1000.0
+            write({"result": {"response": {"userResponse": user}}})
+            for i, (kind, progress) in enumerate(self._schedule(outcome)):
+                if i > 0:
+                    time.sleep(step)
+                v = {
+                    "videoId": video_id,
+                    "videoPostId": video_post_id,
+                    "parentPostId": parent,
+                    "progress": progress,
+                    "moderated": kind == "moderated",
+                }
+                if kind == "completed":
+                    v["videoUrl"] = f"/media/videos/{video_id}.mp4"
+                if kind in ("completed", "moderated"):
+                    self._add_post(video_id, video_post_id, parent, progress, kind == "moderated")
+                ts = time.time() * 1000.0
+                v["serverTs"] = ts
+                self._emit(kind, video_id, progress, ts)
+                write({"result": {"response": {"streamingVideoGenerationResponse": v}}})
+            h.end_chunked()
+        except _QUIET_ERRORS:
+            h.close_connection = True
+        except OSError:
+            h.close_connection = True
+
+    def _add_post(self, video_id: str, video_post_id: str, parent: str, progress, moderated: bool) -> None:
+        post = {
+            "type": "VIDEO",
+            "postId": video_post_id,
+            "videoId": video_id,
+            "videoUrl": None if moderated else f"/media/videos/{video_id}.mp4",
+            "moderated": moderated,
+            "metadata": {"progress": progress, "parentPostId": parent},
+        }
+        with self._lock:
+            self._posts.append(post)
+            self._video_posts[video_post_id] = post
+
+
+def run_sim(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    script: list[str] | str = (),
+    editor: str = "textarea",
+    step_ms: int = 400,
+    *,
+    default: str = "ok",
+    steps: int = 10,
+    toast_ms: int = 4000,
+    locale: str = "en",
+    post_id: str | None = None,
+    media_id: str | None = None,
+    print_fn=print,
+) -> None:
+    """Serve the simulated site until Ctrl-C; prints the post URL once."""
+    site = SimSite(
+        script,
+        default=default,
+        editor=editor,
+        step_ms=step_ms,
+        steps=steps,
+        toast_ms=toast_ms,
+        locale=locale,
+        host=host,
+        port=port,
+        post_id=post_id,
+        media_id=media_id,
+    ).start()
+    print_fn(site.post_url())
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        site.stop()
