@@ -1,2 +1,454 @@
-def main(argv=None) -> int:
+"""Command line: `grok-tui` (the terminal UI), `run --no-ui`, `demo`, `sim`, `chrome`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import textwrap
+from typing import Any, Sequence
+
+EXIT_SUCCESS, EXIT_FAILURE, EXIT_CANCELLED, EXIT_CANNOT_START = 0, 1, 2, 3
+OUTCOME_EXIT = {"success": EXIT_SUCCESS, "failure": EXIT_FAILURE, "cancelled": EXIT_CANCELLED}
+COMMANDS = ("tui", "run", "demo", "sim", "chrome")
+DEMO_SCRIPT = "ok,mod@40,mod@92,ok,mod@10,ok"
+
+DESCRIPTION = """\
+Drive Grok Imagine video sessions in your own Chrome over the DevTools protocol.
+
+grok-tui attaches to a Chrome you started with remote debugging, types your
+prompt into the Grok Imagine tab, clicks "Make video", watches the network
+stream and the page for the outcome, retries moderated videos (never changing
+your prompt), stops at once on a rate limit, and ends with a summary.
+
+Start Chrome for it once with `grok-tui chrome` (Chrome 136+ ignores the
+debugging port on your default profile), log in to grok.com there, open an
+image post under grok.com/imagine, then run `grok-tui --cdp-port 9222`.
+No Grok account? `grok-tui demo` runs a whole session against the built-in
+simulated site in a headless Chromium.
+"""
+
+EPILOG = """\
+settings: every option can also be set as GROK_TUI_<NAME> (e.g. GROK_TUI_COOLDOWN_S=8)
+or in the TOML config file (GROK_TUI_CONFIG_FILE overrides its path); flags win over the
+environment, which wins over the file. Against grok.com the cooldown and next-video delay
+never go below 8 s.
+
+exit codes of `run`: 0 success, 1 failure (retries exhausted), 2 cancelled (user, rate
+limit, timeout, browser gone), 3 could not start (cannot attach, bad arguments).
+Other commands exit 2 on bad arguments (argparse's convention).
+"""
+
+
+class UsageError(Exception):
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser = parser
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self, message)
+
+
+def _session_options(p: argparse.ArgumentParser) -> None:
+    S = argparse.SUPPRESS
+    g = p.add_argument_group("browser")
+    g.add_argument("--cdp-host", default=S, help="host of Chrome's DevTools port (default 127.0.0.1)")
+    g.add_argument("--cdp-port", type=int, default=S, help="Chrome's --remote-debugging-port (default 9222)")
+    g.add_argument("--tab", default=S, help="attach to the first tab whose URL contains this (default grok.com/imagine)")
+    g.add_argument("--allow-remote-cdp", action="store_true", default=S, help="allow a non-loopback --cdp-host")
+    g = p.add_argument_group("session")
+    g.add_argument("--goal", dest="video_goal", type=int, default=S, help="videos to generate, 1-50 (default 1)")
+    g.add_argument("--max-retries", type=int, default=S, help="retries after moderations, 1-50 (default 3)")
+    g.add_argument("--no-auto-retry", dest="auto_retry", action="store_false", default=S, help="do not retry moderated videos by themselves")
+    g.add_argument("--cooldown", dest="cooldown_s", type=float, default=S, help="seconds between clicks and before a retry (default 8)")
+    g.add_argument("--next-video-delay", dest="next_video_delay_s", type=float, default=S, help="seconds between a success and the next video (default 8)")
+    g.add_argument("--timeout", dest="session_timeout_s", type=float, default=S, help="cancel when an attempt has no outcome this long (default 120)")
+    g.add_argument("--tab-wait", dest="tab_wait_s", type=float, default=S, help="seconds to wait for a lost tab to come back (default 30)")
+    g.add_argument("--theme", default=S, help="theme name (default grok-dark)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="grok-tui",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"grok-tui {__version__}")
+    _session_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("tui", help="the terminal UI (the default command)", formatter_class=argparse.RawDescriptionHelpFormatter)
+    _session_options(p)
+
+    p = sub.add_parser(
+        "run",
+        help="run one session without the UI, printing JSON Lines",
+        description="Run one session and print one JSON object per event; the last line is the summary.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _session_options(p)
+    p.add_argument("--no-ui", action="store_true", help="accepted for clarity: `run` never opens the UI")
+    p.add_argument("--prompt", help="the prompt (default: the page's editor text, else the last one used)")
+
+    p = sub.add_parser("demo", help="a whole session against the simulated site in a headless Chromium")
+    _session_options(p)
+    p.add_argument("--script", default=DEMO_SCRIPT, help=f"simulated outcomes, e.g. ok,mod@40,rate,silent (default {DEMO_SCRIPT})")
+    p.add_argument("--step-ms", type=int, default=250, help="simulated progress step in ms (default 250)")
+    p.add_argument("--no-ui", action="store_true", help="print JSON Lines instead of opening the UI")
+    p.add_argument("--prompt", default="a red fox running through snow, slow motion, cinematic", help="the demo prompt")
+
+    p = sub.add_parser("sim", help="serve the simulated Grok Imagine site (for trying things by hand)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--script", default="", help="outcomes per attempt, e.g. ok,mod@40,rate,silent (then ok)")
+    p.add_argument("--editor", choices=("textarea", "prosemirror"), default="textarea")
+    p.add_argument("--step-ms", type=int, default=400)
+
+    p = sub.add_parser(
+        "chrome",
+        help="start Chrome with remote debugging on a dedicated profile and open grok.com/imagine",
+        description=textwrap.dedent(
+            """\
+            Start your Chrome/Chromium with --remote-debugging-port on a dedicated profile
+            directory (Chrome 136+ ignores the port on the default profile). Log in to
+            grok.com once in that window; the profile keeps the login for next time."""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--port", type=int, default=9222)
+    p.add_argument("--profile", default=None, help="profile directory (default: <XDG data dir>/chrome-profile)")
+    p.add_argument("--url", default="https://grok.com/imagine")
+    p.add_argument("--browser", default=None, help="browser executable (default: first Chrome/Chromium on PATH)")
+    p.add_argument("--headless", action="store_true", help="no window (for testing)")
+    return parser
+
+
+def _command_of(argv: Sequence[str]) -> str:
+    for a in argv:
+        if a in COMMANDS:
+            return a
+    return "tui"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    command = _command_of(argv)
+    try:
+        ns = parser.parse_args(argv)
+    except UsageError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START if command == "run" else 2
+    command = ns.command or "tui"
+    try:
+        if command == "sim":
+            return _cmd_sim(ns)
+        if command == "chrome":
+            return _cmd_chrome(ns)
+        if command == "demo":
+            return _cmd_demo(ns)
+        if command == "run":
+            return _cmd_run(ns)
+        return _cmd_tui(ns)
+    except KeyboardInterrupt:
+        return 130
+    except _Fatal as exc:
+        print(f"grok-tui: {exc}", file=sys.stderr)
+        return exc.code
+
+
+class _Fatal(Exception):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+SETTING_KEYS = (
+    "cdp_host", "cdp_port", "tab", "allow_remote_cdp", "video_goal", "max_retries", "auto_retry",
+    "cooldown_s", "next_video_delay_s", "session_timeout_s", "tab_wait_s", "theme",
+)
+
+
+def _settings(ns: argparse.Namespace, code: int, **extra: Any):
+    from .settings import SettingsError, load_settings
+
+    given = {k: getattr(ns, k) for k in SETTING_KEYS if hasattr(ns, k)}
+    given.update(extra)
+    try:
+        return load_settings(**given)
+    except SettingsError as exc:
+        raise _Fatal(str(exc), code) from None
+
+
+def _store():
+    from .settings import state_dir
+    from .store import StateStore
+
+    try:
+        store = StateStore(state_dir())
+    except OSError as exc:
+        raise _Fatal(f"The state folder {state_dir()} cannot be used ({exc.strerror or exc}).", EXIT_CANNOT_START) from None
+    for w in store.warnings:
+        print(f"grok-tui: warning: {w}", file=sys.stderr)
+    return store
+
+
+# ---------------------------------------------------------------- headless run
+
+
+class JsonPrinter:
+    """The `run` contract: one JSON object per line on stdout, each with an "event" key."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stdout
+        self.refused: list[str] = []
+
+    def emit(self, obj: dict) -> None:
+        try:
+            self.stream.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def __call__(self, n: object) -> None:
+        from .engine.events import ClickMakeVideo, LogLine, Refused, SessionEnded
+        from .runner import AttemptUpdate, LinkState, PhaseChanged, SessionRecorded
+
+        name = type(n).__name__
+        if isinstance(n, LogLine):
+            if n.level != "DEBUG":
+                self.emit({"event": "log", "at": _iso(n.at), "level": n.level, "message": n.message})
+        elif isinstance(n, ClickMakeVideo):
+            self.emit({"event": "attempt", "attempt": n.attempt, "retry": n.is_retry, "mediaId": n.media_id})
+        elif isinstance(n, AttemptUpdate):
+            r = n.record
+            if n.change == "progress":
+                self.emit({"event": "progress", "attempt": r["attempt"], "percent": r["maxProgress"]})
+            elif n.change == "resolved":
+                self.emit({"event": "outcome", **r})
+        elif isinstance(n, PhaseChanged):
+            if n.phase.value == "retry_wait" and n.next_action:
+                label, due = n.next_action
+                self.emit({"event": "retry", "next": label, "at": _iso(due)})
+        elif isinstance(n, LinkState):
+            if n.attached:
+                self.emit({"event": "attached", **_info_dict(n.info)})
+            else:
+                self.emit({"event": "disconnected", "reason": n.detail})
+        elif isinstance(n, Refused):
+            self.refused.append(n.message)
+            self.emit({"event": "refused", "message": n.message})
+        elif isinstance(n, SessionEnded):
+            self.emit({"event": "summary", **n.summary.to_dict()})
+        elif isinstance(n, SessionRecorded):
+            pass
+        elif name in ("TabChanged", "RouteChanged"):
+            self.emit({"event": "tab", **_info_dict(getattr(n, "identity", n))})
+
+
+def _iso(t: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _info_dict(info: Any) -> dict:
+    if info is None:
+        return {}
+    out = {}
+    for key in ("browser", "url", "title", "post_id", "media_id", "matched"):
+        v = getattr(info, key, None)
+        if v is None and hasattr(info, "identity"):
+            v = getattr(info.identity, key, None)
+        if v is not None:
+            camel = {"post_id": "postId", "media_id": "mediaId"}.get(key, key)
+            out[camel] = v
+    return out
+
+
+def _link_factory():
+    from .browser.link import BrowserLink
+
+    return BrowserLink
+
+
+async def run_headless(settings, store, prompt: str | None, printer: JsonPrinter | None = None, link_factory=None) -> int:
+    from .browser.cdp import BrowserError
+    from .engine.events import UserCancel
+    from .runner import SessionRunner
+
+    printer = printer or JsonPrinter()
+    runner = SessionRunner(settings, store, link_factory or _link_factory(), listener=printer)
+    try:
+        await runner.attach()
+    except BrowserError as exc:
+        print(f"grok-tui: {exc}", file=sys.stderr)
+        await runner.close()
+        return EXIT_CANNOT_START
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        try:
+            loop.add_signal_handler(sig, runner.submit, UserCancel(f"interrupted by {sig.name}"))
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    runner.start_loop()
+    try:
+        await runner.start_session(prompt)
+        # The start is refused at once (empty prompt) or the session runs to its summary.
+        while not runner.ended.is_set():
+            if printer.refused:
+                print(f"grok-tui: {printer.refused[0]}", file=sys.stderr)
+                return EXIT_CANNOT_START
+            try:
+                await asyncio.wait_for(runner.ended.wait(), 0.2)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+        summary = runner.records[-1].summary
+        return OUTCOME_EXIT[summary.outcome]
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await runner.close()
+
+
+def _cmd_run(ns: argparse.Namespace) -> int:
+    settings = _settings(ns, EXIT_CANNOT_START)
+    store = _store()
+    return asyncio.run(run_headless(settings, store, ns.prompt))
+
+
+# ---------------------------------------------------------------- TUI
+
+
+def _theme_check(settings, code: int = 2) -> None:
+    from .ui.themes import ThemeError, load_theme
+
+    try:
+        load_theme(settings.theme)
+    except ThemeError as exc:
+        raise _Fatal(str(exc), code) from None
+
+
+def _run_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None) -> int:
+    from .runner import SessionRunner
+    from .ui.app import GrokApp
+
+    runner = SessionRunner(settings, store, _link_factory())
+    if prompt:
+        runner.engine.persistent.last_prompt_value = prompt
+    app = GrokApp(settings, store, runner, attach=True, demo_autostart=demo_autostart)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def _cmd_tui(ns: argparse.Namespace) -> int:
+    settings = _settings(ns, 2)
+    _theme_check(settings)
+    # Attach before the screen opens, so bad input gets one sentence and an exit code.
+    from .browser.cdp import BrowserError, discover
+
+    try:
+        _version, targets = discover(settings.cdp_host, settings.cdp_port)
+    except BrowserError as exc:
+        raise _Fatal(str(exc), EXIT_CANNOT_START) from None
+    matching = [t for t in targets if settings.tab in (t.get("url") or "")]
+    if not matching:
+        from .browser.cdp import NoMatchingTab
+
+        raise _Fatal(str(NoMatchingTab(settings.tab, [t.get("url", "") for t in targets])), EXIT_CANNOT_START)
+    return _run_app(settings, _store())
+
+
+# ---------------------------------------------------------------- demo, sim, chrome
+
+
+def _cmd_demo(ns: argparse.Namespace) -> int:
+    from .browser.launcher import LaunchError, launch_chrome
+    from .sim import SimSite
+
+    own_state = "GROK_TUI_STATE_DIR" not in os.environ
+    tmp_state = tempfile.mkdtemp(prefix="grok-tui-demo-state-") if own_state else None
+    if tmp_state:
+        os.environ["GROK_TUI_STATE_DIR"] = tmp_state
+    try:
+        site = SimSite(script=ns.script, step_ms=ns.step_ms).start()
+    except (OSError, ValueError) as exc:
+        raise _Fatal(f"The simulated site could not start: {exc}", EXIT_CANNOT_START) from None
+    chrome = None
+    try:
+        try:
+            chrome = launch_chrome(site.post_url(), headless=True)
+        except LaunchError as exc:
+            raise _Fatal(str(exc), EXIT_CANNOT_START) from None
+        defaults = {
+            "cdp_port": chrome.port,
+            "tab": "/imagine/post/",
+            "video_goal": 3,
+            "max_retries": 5,
+            "cooldown_s": 2.0,
+            "next_video_delay_s": 2.0,
+            "session_timeout_s": 60.0,
+        }
+        given = {k: getattr(ns, k) for k in SETTING_KEYS if hasattr(ns, k)}
+        settings = _settings(argparse.Namespace(**{**defaults, **given}), EXIT_CANNOT_START)
+        store = _store()
+        if ns.no_ui:
+            return asyncio.run(run_headless(settings, store, ns.prompt))
+        _theme_check(settings)
+        return _run_app(settings, store, demo_autostart=True, prompt=ns.prompt)
+    finally:
+        if chrome is not None:
+            chrome.close()
+        site.stop()
+        if tmp_state:
+            import shutil
+
+            shutil.rmtree(tmp_state, ignore_errors=True)
+
+
+def _cmd_sim(ns: argparse.Namespace) -> int:
+    from .sim import run_sim
+
+    try:
+        run_sim(host=ns.host, port=ns.port, script=ns.script, editor=ns.editor, step_ms=ns.step_ms)
+    except ValueError as exc:
+        raise _Fatal(f"Bad --script: {exc}", 2) from None
+    except OSError as exc:
+        raise _Fatal(f"Cannot serve on {ns.host}:{ns.port}: {exc.strerror or exc}.", EXIT_CANNOT_START) from None
     return 0
+
+
+def _cmd_chrome(ns: argparse.Namespace) -> int:
+    from .browser.launcher import LaunchError, free_port, launch_chrome
+    from .settings import data_dir
+
+    profile = ns.profile or str(data_dir() / "chrome-profile")
+    try:
+        chrome = launch_chrome(ns.url, headless=ns.headless, port=ns.port, profile_dir=profile, executable=ns.browser)
+    except LaunchError as exc:
+        raise _Fatal(f"{exc} (is something else already on port {ns.port}? try --port {free_port()})", EXIT_CANNOT_START) from None
+    browser = chrome.version.get("Browser", "Chrome")
+    print(f"Started {browser} (pid {chrome.pid}) with remote debugging on 127.0.0.1:{chrome.port}")
+    print(f"profile: {profile}  (dedicated: Chrome 136+ ignores the port on the default profile)")
+    print(f"opened:  {ns.url}")
+    print(f"next:    log in to grok.com in that window once, open an image post, then run: grok-tui --cdp-port {chrome.port}")
+    if ns.headless:
+        chrome.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

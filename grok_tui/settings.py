@@ -152,6 +152,20 @@ def _field_range(name: str) -> str:
     return ""
 
 
+FLAGS = {
+    "video_goal": "--goal",
+    "cooldown_s": "--cooldown",
+    "next_video_delay_s": "--next-video-delay",
+    "session_timeout_s": "--timeout",
+    "tab_wait_s": "--tab-wait",
+    "auto_retry": "--no-auto-retry",
+}
+
+
+def flag_of(name: str) -> str:
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
 def describe_error(exc: ValidationError) -> str:
     """One sentence naming the first bad field and what it accepts."""
     err = exc.errors()[0]
@@ -165,7 +179,7 @@ def describe_error(exc: ValidationError) -> str:
         )
         if Settings.model_fields.get(name) and Settings.model_fields[name].annotation is int:
             want = "a whole number"
-        return f"{name} (flag --{name.replace('_', '-')}, env {env}) must be {want}{_field_range(name)}, not {value!r}."
+        return f"{name} (flag {flag_of(name)}, env {env}) must be {want}{_field_range(name)}, not {value!r}."
     if kind == "bool_parsing":
         return f"{name} (env {env}) must be true or false, not {value!r}."
     return f"{name} (env {env}) is not valid: {err.get('msg', 'bad value')} (got {value!r})."

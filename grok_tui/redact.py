@@ -1,0 +1,26 @@
+"""Keep secrets out of logs and exports: cookies, Authorization headers, tokens."""
+
+from __future__ import annotations
+
+import re
+
+_PATTERNS = [
+    # header-like "name: value" / "name=value" for secret-bearing names
+    re.compile(
+        r"(?i)\b(cookie|set-cookie|authorization|proxy-authorization|x-csrf-token|x-xsrf-token|"
+        r"x-statsig-id|sso|sso-rw|auth[_-]?token|access[_-]?token|refresh[_-]?token|id[_-]?token|"
+        r"session[_-]?id|api[_-]?key|token)\b(\s*[:=]\s*|\"\s*:\s*\")([^\s\";,&]+)"
+    ),
+    re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
+]
+
+
+def redact(text: str) -> str:
+    """Replace secret values with [redacted]; the rest of the text stays."""
+    if not text:
+        return text
+    out = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+    out = _PATTERNS[1].sub(lambda m: f"{m.group(1)} [redacted]", out)
+    out = _PATTERNS[2].sub("[redacted-jwt]", out)
+    return out

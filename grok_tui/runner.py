@@ -1,0 +1,479 @@
+"""Drives a session: browser signals -> engine -> commands -> browser actions.
+
+No Textual here. The runner lives on an asyncio loop; the browser link's
+threads hand it events with `submit()`. Timers are deadlines: the loop sleeps
+until the engine's next deadline or the next event, whichever comes first.
+Everything that happens is passed to `listener` (the UI or the headless printer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .engine import PersistentData, Phase, SessionEngine
+from .engine.events import (
+    AttemptProgress,
+    BrowserLost,
+    ClickFailed,
+    ClickMakeVideo,
+    LogLine,
+    Refused,
+    RouteChanged,
+    SessionEnded,
+    SessionSummary,
+    SetTitle,
+    StartSession,
+    UserCancel,
+    VideoModerated,
+    VideoSucceeded,
+)
+from .redact import redact
+from .settings import Settings
+from .store import StateStore
+
+MAX_LOG_LINES = 200
+
+
+# ---------------------------------------------------------------- notifications out
+
+
+@dataclass(frozen=True)
+class AttemptUpdate:
+    """An attempt started, progressed or resolved (a snapshot of its record)."""
+
+    change: str  # started | progress | resolved
+    record: dict
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    phase: Phase
+    next_action: tuple[str, float] | None
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """Connection status for the header line."""
+
+    attached: bool
+    detail: str
+    info: Any = None
+
+
+@dataclass(frozen=True)
+class SessionRecorded:
+    summary: SessionSummary
+    record: dict
+    log_path: str | None
+
+
+Listener = Callable[[object], None]
+
+
+@dataclass
+class LogBook:
+    """The last 200 lines in memory; every line of the session in a file (for export)."""
+
+    directory: Path | None = None
+    lines: deque = field(default_factory=lambda: deque(maxlen=MAX_LOG_LINES))
+    path: Path | None = None
+    _fh: Any = None
+
+    def new_session(self, started_at: float) -> None:
+        self.close()
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
+        self.path = self.directory / f"session-{stamp}-{int(started_at * 1000) % 1000:03d}.log"
+        import os
+
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._fh = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+
+    def add(self, line: LogLine) -> LogLine:
+        line = LogLine(line.at, line.level, redact(line.message))
+        self.lines.append(line)
+        self.write(line)
+        return line
+
+    def write(self, line: LogLine) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.write(redact(line.format()) + "\n")
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+            self._fh = None
+
+
+class SessionRunner:
+    """One tab, one engine. Create, `await attach()`, `start_loop()`, then `submit()` events."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        link_factory: Callable[..., Any],
+        *,
+        listener: Listener | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.link_factory = link_factory
+        self.listener = listener or (lambda _obj: None)
+        self.clock = clock
+        self.link: Any = None
+        self.info: Any = None
+        self.engine = SessionEngine(
+            PersistentData(
+                max_retries=settings.max_retries,
+                video_goal=settings.video_goal,
+                auto_retry_enabled=settings.auto_retry,
+            ),
+            settings.timings(),
+        )
+        last = store.persistent_for(None)
+        if last is not None:
+            self.engine.persistent.last_prompt_value = last.last_prompt_value
+            self.engine.persistent.original_media_id = last.original_media_id
+        self.logbook = LogBook(store.directory / "logs")
+        self.attached = False
+        self.closed = False
+        self.records: list[SessionRecorded] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
+        self._task: asyncio.Task | None = None
+        self._reconnect_task: asyncio.Task | None = None
+        self._phase = self.engine.phase
+        self._next_action = None
+        self._last_progress: dict[int, int] = {}
+        self._clicks: set[asyncio.Task] = set()
+        self._announced: int | None = None
+        self.ended = asyncio.Event()
+
+    # ------------------------------------------------------------ wiring
+
+    def _emit_from_link(self, obj: object) -> None:
+        """Called on the link's threads."""
+        self.submit(obj)
+
+    def submit(self, obj: object) -> None:
+        """Thread-safe: hand an engine event or a link event to the loop."""
+        loop, queue = self._loop, self._queue
+        if loop is None or queue is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, obj)
+        except RuntimeError:
+            pass  # loop closing
+
+    async def attach(self) -> Any:
+        """Attach to the tab (blocking CDP work in a thread). Raises the link's BrowserError."""
+        self._loop = asyncio.get_running_loop()
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        link = self.link_factory(
+            host=self.settings.cdp_host,
+            port=self.settings.cdp_port,
+            tab_match=self.settings.tab,
+            emit=self._emit_from_link,
+            clock=self.clock,
+        )
+        info = await asyncio.to_thread(link.attach)
+        self.link, self.info, self.attached = link, info, True
+        url = getattr(info, "url", None) or getattr(getattr(info, "identity", None), "url", None)
+        self.engine.timings = self.settings.timings(url)
+        if url and self.engine.timings.cooldown_s > self.settings.cooldown_s:
+            self._log("WARN", f"the page is not local: cooldown and next-video delay raised to {self.engine.timings.cooldown_s:g} s")
+        self.listener(LinkState(True, "attached", info))
+        return info
+
+    def start_loop(self) -> asyncio.Task:
+        self._loop = asyncio.get_running_loop()
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name="grok-tui-runner")
+        return self._task
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._reconnect_task:
+            self._reconnect_task.cancel()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        link, self.link = self.link, None
+        if link is not None:
+            await asyncio.to_thread(_quietly, link.close)
+        self.logbook.close()
+
+    # ------------------------------------------------------------ user intents
+
+    async def capture_prompt(self) -> str:
+        if self.link is None:
+            return ""
+        return await asyncio.to_thread(self.link.capture_prompt)
+
+    def identity(self) -> tuple[str | None, str | None]:
+        ident = getattr(self.info, "identity", self.info)
+        return getattr(ident, "post_id", None), getattr(ident, "media_id", None)
+
+    async def start_session(self, prompt: str | None = None, **kw: Any) -> None:
+        """Start with `prompt`, else the page's editor text, else the stored last prompt."""
+        if prompt is None:
+            try:
+                prompt = await self.capture_prompt()
+            except Exception:
+                prompt = ""
+            if not (prompt or "").strip():
+                prompt = self.engine.persistent.last_prompt_value
+        post_id, media_id = self.identity()
+        if self.link is not None:
+            try:
+                ident = await asyncio.to_thread(self.link.identity)
+                post_id = getattr(ident, "post_id", None) or post_id
+                media_id = getattr(ident, "media_id", None) or media_id
+            except Exception:
+                pass
+        self.submit(StartSession(prompt or "", post_id=post_id, media_id=media_id, **kw))
+
+    # ------------------------------------------------------------ the loop
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while not self.closed:
+            deadline = self.engine.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            try:
+                if timeout is None:
+                    item = await queue.get()
+                else:
+                    item = await asyncio.wait_for(queue.get(), timeout)
+            except (asyncio.TimeoutError, TimeoutError):
+                item = None
+            try:
+                self._process(item)
+                # drain whatever else is already waiting, without sleeping
+                while not queue.empty():
+                    self._process(queue.get_nowait())
+            except Exception as exc:  # never let one bad event kill the session loop
+                self._log("ERROR", f"internal error while handling {type(item).__name__}: {exc!r}")
+
+    def _process(self, item: object) -> None:
+        now = self.clock()
+        if item is None:
+            commands = self.engine.advance(now)
+        elif _is_engine_event(item):
+            before = self._snapshot_current()
+            if isinstance(item, StartSession):
+                self._last_progress.clear()
+            commands = self.engine.handle(item, now)  # type: ignore[arg-type]
+            self._after_event(item, before)
+        else:
+            self._on_link_event(item)
+            commands = self.engine.advance(now)
+        self._execute(commands)
+        self._check_phase()
+
+    def _snapshot_current(self) -> tuple[int | None, str | None]:
+        a = self.engine.current
+        return (a.number, a.outcome) if a else (None, None)
+
+    def _after_event(self, event: object, before: tuple[int | None, str | None]) -> None:
+        a = self.engine.current
+        if a is None:
+            return
+        if isinstance(event, AttemptProgress) and not a.resolved and a.number == before[0]:
+            pct = int(a.max_progress)
+            if self._last_progress.get(a.number) != pct:
+                self._last_progress[a.number] = pct
+                self.listener(AttemptUpdate("progress", a.to_dict()))
+
+    def _execute(self, commands: list) -> None:
+        ended: list[SessionEnded] = []
+        for cmd in commands:
+            if isinstance(cmd, LogLine):
+                self.listener(self.logbook.add(cmd))
+            elif isinstance(cmd, ClickMakeVideo):
+                if cmd.attempt == 1:
+                    self._open_session_log()
+                self.listener(cmd)
+                self.listener(AttemptUpdate("started", self.engine.current.to_dict()))
+                self._spawn_click(cmd)
+            elif isinstance(cmd, SetTitle):
+                self.listener(cmd)
+                if self.link is not None and self.attached:
+                    self._spawn(self.link.set_title, cmd.text)
+            elif isinstance(cmd, SessionEnded):
+                ended.append(cmd)
+            elif isinstance(cmd, Refused):
+                self.listener(cmd)
+        # an attempt that resolved in this step is announced before the session's end
+        a = self.engine.current
+        if a is not None and a.resolved and self._announced != a.number:
+            self._announced = a.number
+            self.listener(AttemptUpdate("resolved", a.to_dict()))
+        for cmd in ended:
+            self._record(cmd.summary)
+
+    def _open_session_log(self) -> None:
+        """Every line of this session goes to its own file (the full log for export)."""
+        self.logbook.new_session(self.engine.started_at or self.clock())
+        for line in self.engine.session.logs:
+            self.logbook.write(line)
+
+    def _check_phase(self) -> None:
+        phase, nxt = self.engine.phase, self.engine.next_action
+        if phase != self._phase or nxt != self._next_action:
+            self._phase, self._next_action = phase, nxt
+            self.listener(PhaseChanged(phase, nxt))
+
+    def _record(self, summary: SessionSummary) -> None:
+        post_id, _ = self.identity()
+        record: dict = {}
+        try:
+            record = self.store.append_history(
+                summary,
+                logPath=str(self.logbook.path) if self.logbook.path else None,
+                attemptsDetail=[a.to_dict() for a in self.engine.session.attempt_progress],
+            )
+            self.store.save_persistent(self.engine.persistent, post_id)
+        except OSError as exc:
+            self._log("ERROR", f"could not write the session history: {exc.strerror or exc}")
+        self.logbook.close()  # the session's file is complete; its path stays for export
+        rec = SessionRecorded(summary, record, str(self.logbook.path) if self.logbook.path else None)
+        self.records.append(rec)
+        self.listener(SessionEnded(summary))
+        self.listener(rec)
+        self.ended.set()
+
+    def _spawn_click(self, cmd: ClickMakeVideo) -> None:
+        link = self.link
+        if link is None or not self.attached:
+            self.submit(ClickFailed(cmd.attempt, "the browser is not attached"))
+            return
+
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(link.execute_click, cmd)
+            except Exception as exc:
+                self.submit(ClickFailed(cmd.attempt, str(exc) or type(exc).__name__))
+
+        task = asyncio.create_task(run())
+        self._clicks.add(task)
+        task.add_done_callback(self._clicks.discard)
+
+    def _spawn(self, fn: Callable, *args: Any) -> None:
+        async def run() -> None:
+            await asyncio.to_thread(_quietly, fn, *args)
+
+        task = asyncio.create_task(run())
+        self._clicks.add(task)
+        task.add_done_callback(self._clicks.discard)
+
+    def _log(self, level: str, message: str) -> None:
+        line = LogLine(self.clock(), level, message)  # type: ignore[arg-type]
+        self.listener(self.logbook.add(line))
+
+    # ------------------------------------------------------------ link events
+
+    def _on_link_event(self, ev: object) -> None:
+        name = type(ev).__name__
+        if name == "LinkLog":
+            self._log(getattr(ev, "level", "INFO"), getattr(ev, "message", ""))
+            return
+        if name == "Disconnected":
+            reason = getattr(ev, "reason", "disconnected")
+            if not self.attached:
+                return
+            self.attached = False
+            self.listener(LinkState(False, reason))
+            self._log("WARN", f"browser link lost: {reason}")
+            if not self.closed and (self._reconnect_task is None or self._reconnect_task.done()):
+                self._reconnect_task = asyncio.create_task(self._reconnect(reason))
+            return
+        self.listener(ev)
+
+    async def _reconnect(self, reason: str) -> None:
+        """Try to re-attach with backoff for tab_wait_s; then give up and end the session."""
+        wait_s = self.settings.tab_wait_s
+        start = self.clock()
+        delay = 0.25
+        old = self.link
+        if old is not None:
+            await asyncio.to_thread(_quietly, old.close)
+        while not self.closed and self.clock() - start < wait_s:
+            await asyncio.sleep(min(delay, max(0.0, wait_s - (self.clock() - start))))
+            delay = min(delay * 2, 4.0)
+            try:
+                await self.attach()
+                self._log("INFO", "browser link re-attached")
+                return
+            except Exception as exc:
+                self._log("DEBUG", f"re-attach failed: {exc}")
+        self.link = None
+        self.submit(BrowserLost(reason))
+
+
+def _quietly(fn: Callable, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        pass
+
+
+_ENGINE_EVENT_NAMES = {
+    "StartSession",
+    "ClickSent",
+    "ClickFailed",
+    "AttemptProgress",
+    "VideoSucceeded",
+    "VideoModerated",
+    "RateLimited",
+    "UserCancel",
+    "BrowserLost",
+    "ResetRetries",
+    "RetryNow",
+    "SetAutoRetry",
+    "Configure",
+    "RouteChanged",
+}
+
+
+def _is_engine_event(obj: object) -> bool:
+    return type(obj).__module__ == "grok_tui.engine.events" and type(obj).__name__ in _ENGINE_EVENT_NAMES
+
+
+def summary_line(summary: SessionSummary) -> str:
+    return json.dumps({"event": "summary", **summary.to_dict()}, ensure_ascii=False)
+
+
+__all__ = [
+    "AttemptUpdate",
+    "LinkState",
+    "PhaseChanged",
+    "SessionRecorded",
+    "SessionRunner",
+    "UserCancel",
+    "RouteChanged",
+    "VideoModerated",
+    "VideoSucceeded",
+]

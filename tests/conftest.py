@@ -1,0 +1,24 @@
+"""Shared fixtures. A skipped test counts as a failure: CI installs Chromium, so every test runs."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path, monkeypatch):
+    """No test reads or writes the user's real config or state."""
+    monkeypatch.setenv("GROK_TUI_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("GROK_TUI_CONFIG_FILE", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    for name in list(__import__("os").environ):
+        if name.startswith("GROK_TUI_") and name not in ("GROK_TUI_STATE_DIR", "GROK_TUI_CONFIG_FILE"):
+            monkeypatch.delenv(name, raising=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.stats.get("skipped") and session.exitstatus == 0:
+        reporter.write_line("FAILED: tests were skipped; a skipped test did not pass.", red=True)
+        session.exitstatus = 1
