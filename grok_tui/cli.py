@@ -213,8 +213,12 @@ class JsonPrinter:
     def __init__(self, stream=None) -> None:
         self.stream = stream or sys.stdout
         self.refused: list[str] = []
+        self.done = False
 
     def emit(self, obj: dict) -> None:
+        if self.done:  # the summary is the last line
+            return
+        self.done = obj.get("event") == "summary"
         try:
             self.stream.write(json.dumps(obj, ensure_ascii=False) + "\n")
             self.stream.flush()

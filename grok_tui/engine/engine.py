@@ -354,7 +354,8 @@ class SessionEngine:
 
     def _on_RateLimited(self, ev: RateLimited) -> None:
         if not self.phase.active:
-            self._log("WARN", f"rate limit seen via {ev.source} while no session runs")
+            level = "DEBUG" if self.phase == Phase.ENDED else "WARN"
+            self._log(level, f"rate limit seen via {ev.source} while no session runs")
             return
         a = self.current
         if a is not None and not a.resolved:
