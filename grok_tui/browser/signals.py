@@ -1,0 +1,73 @@
+"""Link events: what the browser link emits besides the engine's own events.
+
+Frozen dataclasses, no I/O. The engine events (ClickSent, AttemptProgress,
+VideoSucceeded, ...) come from grok_tui.engine.events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+LinkLevel = Literal["DEBUG", "INFO", "WARN", "ERROR"]
+
+
+@dataclass(frozen=True)
+class TabIdentity:
+    """What the attached tab shows: its URL and title, and the Grok ids read from it."""
+
+    url: str
+    title: str
+    post_id: str | None = None  # from /imagine/post/<id>
+    media_id: str | None = None  # source image id, from img[src*="imagine-public/images/"]
+    target_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AttachInfo:
+    host: str
+    port: int
+    browser: str  # e.g. "Chrome/156.0.8078.108"
+    protocol: str  # e.g. "1.3"
+    target_id: str
+    identity: TabIdentity
+    matched: int  # how many page tabs matched tab_match (the first one is used)
+    pages: int  # how many page tabs there were
+    attach_ms: float  # how long attach() took
+
+
+@dataclass(frozen=True)
+class Attached:
+    info: AttachInfo
+
+
+@dataclass(frozen=True)
+class LinkLog:
+    level: LinkLevel
+    message: str
+
+
+@dataclass(frozen=True)
+class TabChanged:
+    """The tab's identity changed (route change or load)."""
+
+    identity: TabIdentity
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The tab or browser is gone (socket closed, tab closed/detached, crash). Re-attach to go on."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class SignalStats:
+    """Page-signal counters: binding calls received, signals accepted, items dropped (junk/flood)."""
+
+    received: int
+    accepted: int
+    dropped: int
+
+
+LinkEvent = Attached | LinkLog | TabChanged | Disconnected | SignalStats
