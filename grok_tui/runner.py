@@ -186,13 +186,15 @@ class SessionRunner:
         self._loop = asyncio.get_running_loop()
         if self._queue is None:
             self._queue = asyncio.Queue()
-        link = self.link_factory(
+        # A re-attach reuses the link: it keeps the attempt in flight and what it has already seen.
+        link = self.link or self.link_factory(
             host=self.settings.cdp_host,
             port=self.settings.cdp_port,
             tab_match=self.settings.tab,
             emit=self._emit_from_link,
             clock=self.clock,
         )
+        self.link = link
         info = await asyncio.to_thread(link.attach)
         self.link, self.info, self.attached = link, info, True
         url = getattr(info, "url", None) or getattr(getattr(info, "identity", None), "url", None)
@@ -417,9 +419,6 @@ class SessionRunner:
         wait_s = self.settings.tab_wait_s
         start = self.clock()
         delay = 0.25
-        old = self.link
-        if old is not None:
-            await asyncio.to_thread(_quietly, old.close)
         while not self.closed and self.clock() - start < wait_s:
             await asyncio.sleep(min(delay, max(0.0, wait_s - (self.clock() - start))))
             delay = min(delay * 2, 4.0)
@@ -429,7 +428,6 @@ class SessionRunner:
                 return
             except Exception as exc:
                 self._log("DEBUG", f"re-attach failed: {exc}")
-        self.link = None
         self.submit(BrowserLost(reason))
 
 

@@ -12,6 +12,8 @@ emulates the tab; touches only the chosen tab.
 
 from __future__ import annotations
 
+import dataclasses
+
 import base64
 import json
 import re
@@ -205,6 +207,16 @@ _JS_SNAPSHOT = "(window.%s && window.%s.snapshot) ? window.%s.snapshot() : null"
 _JS_STOP_OBSERVER = "(window.%s && window.%s.stop) ? (window.%s.stop(), true) : false" % ((OBSERVER_FLAG,) * 3)
 
 
+_JS_WAIT_FOR = """(sels, ms) => new Promise((done) => {
+  const find = () => sels.some((s) => { try { return !!document.querySelector(s); } catch (e) { return false; } });
+  if (find()) return done(true);
+  const root = document.documentElement || document;
+  const obs = new MutationObserver(() => { if (find()) { obs.disconnect(); done(true); } });
+  obs.observe(root, {childList: true, subtree: true});
+  setTimeout(() => { obs.disconnect(); done(find()); }, ms);
+})"""
+
+
 def _js_call(fn: str, *args) -> str:
     return f"({fn})({', '.join(json.dumps(a) for a in args)})"
 
@@ -363,6 +375,10 @@ class BrowserLink:
             res = session.call("Page.addScriptToEvaluateOnNewDocument", timeout=self.call_timeout, source=self._source)
             self._script_id = res.get("identifier")
             ident = self.identity()
+            if not ident.url.startswith(("http://", "https://")):
+                # still loading: the target list already knows where the tab is going
+                url = str(target.get("url", ""))
+                ident = dataclasses.replace(ident, url=url, post_id=post_id_from_url(url))
             with self._state:
                 self._last_post_id = ident.post_id
                 self._last_path = urlsplit(ident.url).path
@@ -810,6 +826,7 @@ class BrowserLink:
             log.debug("identity before click failed: %s", exc)
         # 3. Write the prompt so it sticks.
         prompt_sels = as_list(self.selectors.get("prompt"))
+        self._wait_for_editor(prompt_sels)
         prep = self._eval(_js_call(_JS_PREPARE_EDITOR, prompt_sels))
         if not isinstance(prep, dict) or not prep.get("found"):
             return ClickFailed(attempt, "no prompt editor on the page")
@@ -862,6 +879,25 @@ class BrowserLink:
             return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (fallback el.click)"
         self._require()
         return ClickFailed(attempt, "no generation request followed the click")
+
+    def _wait_for_editor(self, selectors: list[str], timeout: float = 5.0) -> bool:
+        """Wait (page-side, by MutationObserver) for the editor while the page loads or re-renders."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                res = self._call(
+                    "Runtime.evaluate",
+                    timeout=left + 1.0,
+                    expression=_js_call(_JS_WAIT_FOR, selectors, int(left * 1000)),
+                    awaitPromise=True,
+                    returnByValue=True,
+                )
+                return bool((res.get("result") or {}).get("value"))
+            except CdpError:  # the context went away (navigation): try again in the new one
+                time.sleep(0.05)
 
     def _wait_request(self, before: int) -> bool:
         deadline = time.monotonic() + self.confirm_timeout
