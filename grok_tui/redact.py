@@ -16,11 +16,20 @@ _PATTERNS = [
 ]
 
 
+_COOKIE_HEADER = re.compile(r"(?i)\b(cookie|set-cookie)(\"?\s*:\s*\"?)[^\n\"]*")
+
+
 def redact(text: str) -> str:
     """Replace secret values with [redacted]; the rest of the text stays."""
     if not text:
         return text
-    out = _PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
-    out = _PATTERNS[1].sub(lambda m: f"{m.group(1)} [redacted]", out)
+    # a cookie header's whole value: every pair in it may be a credential
+    text = _COOKIE_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+    # bearer/basic credentials first: the header rule would otherwise take "Bearer" as the value
+    out = _PATTERNS[1].sub(lambda m: f"{m.group(1)} [redacted]", text)
+    out = _PATTERNS[0].sub(
+        lambda m: m.group(0) if m.group(3) in ("Bearer", "Basic", "bearer", "basic") else f"{m.group(1)}{m.group(2)}[redacted]",
+        out,
+    )
     out = _PATTERNS[2].sub("[redacted-jwt]", out)
     return out

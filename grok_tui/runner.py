@@ -211,7 +211,10 @@ class SessionRunner:
         self._task = asyncio.create_task(self._run(), name="grok-tui-runner")
         return self._task
 
-    async def close(self) -> None:
+    async def close(self, reason: str = "grok-tui was closed") -> None:
+        """Stop. A session still running is ended `cancelled` and recorded first: nothing is lost."""
+        if self.engine.phase.active and not self.closed:
+            self._execute(self.engine.handle(UserCancel(reason), self.clock()))
         self.closed = True
         if self._reconnect_task:
             self._reconnect_task.cancel()

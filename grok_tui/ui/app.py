@@ -1,0 +1,426 @@
+"""grok-tui's Textual app: renders the session runner's state and sends user intents to it.
+
+Dependencies are passed in (settings, store, runner); nothing is looked up. The
+runner calls `listener` on Textual's own loop; the app turns each notification
+into a typed message (messages.py) and renders from `runner.engine`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from textual import on, work
+from textual.actions import SkipAction
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Input, TextArea
+from textual.worker import Worker, WorkerState
+
+from ..engine import Phase
+from ..engine.events import Configure, ResetRetries, RetryNow, SetAutoRetry, UserCancel
+from ..runner import SessionRunner
+from ..settings import Settings
+from ..store import StateStore
+from . import messages as m
+from .commands import GrokCommands
+from .export import ExportError, export_dir, gather_from_runner, write_export
+from .modals import HelpScreen, Limits, PromptScreen, SettingsScreen, TabsScreen
+from .themes import ThemeError, resolve_theme
+from .widgets import AttemptsTable, HeaderBar, LogPane, PromptPane, SessionPane
+
+__all__ = ["GrokApp", "ThemeError"]
+
+TICK_S = 0.25
+
+
+class GrokApp(App):
+    """The main screen: connection line, session pane, prompt, attempts table, log."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "grok-tui"
+    COMMANDS = App.COMMANDS | {GrokCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("s", "start", "Start", id="start"),
+        Binding("c", "cancel", "Cancel", id="cancel"),
+        Binding("r", "reset_retries", "Reset", id="reset_retries"),
+        Binding("a", "toggle_auto_retry", "Auto", id="toggle_auto_retry"),
+        Binding("p", "edit_prompt", "Prompt", id="edit_prompt"),
+        Binding("g", "settings", "Goal", id="settings"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("t", "tabs", "Tab", id="tabs"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?"),
+        Binding("q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    HELP_ROWS = {
+        "start": "start a session (or retry now when a moderated attempt waits)",
+        "cancel": "cancel the running session",
+        "reset_retries": "set the retry counter back to 0",
+        "toggle_auto_retry": "turn auto-retry on or off",
+        "edit_prompt": "edit the prompt, or capture it from the page",
+        "settings": "video goal and max retries (1-50)",
+        "export": "export the session's log, attempts and summary",
+        "tabs": "show the matching page tabs",
+        "help": "this help",
+        "quit": "quit (the browser tab is left as it was)",
+    }
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        runner: SessionRunner,
+        *,
+        attach: bool = True,
+        demo_autostart: bool = False,
+        prompt: str | None = None,
+    ) -> None:
+        # Raises ThemeError (unknown name / invalid file) before anything runs.
+        self._initial_theme, self._grok_themes = resolve_theme(settings.theme)
+        super().__init__()
+        self.settings = settings
+        self.store = store
+        self.runner = runner
+        self.attach_on_mount = attach
+        self.demo_autostart = demo_autostart
+        self.prompt_override: str | None = prompt if prompt and prompt.strip() else None
+        self.link_attached = False
+        self.link_detail = "attaching…" if attach else "not attached"
+        self.link_info: Any = None
+        self.tab_identity: Any = None
+        self.last_title = ""
+        self.last_outcome: str | None = None
+        self.last_export: tuple[Any, Any] | None = None
+        runner.listener = self._forward
+        if settings.keymap:
+            self.set_keymap(dict(settings.keymap))
+
+    # ------------------------------------------------------------ runner -> UI
+
+    def _forward(self, obj: object) -> None:
+        """The runner's listener (called on this app's loop): post a typed message."""
+        msg = m.to_message(obj)
+        if msg is not None:
+            self.post_message(msg)
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        with Horizontal(id="top"):
+            with Vertical(id="left"):
+                session = SessionPane(id="session")
+                session.border_title = "Session"
+                yield session
+                prompt = PromptPane("", id="prompt")
+                prompt.border_title = "Prompt"
+                yield prompt
+            table = AttemptsTable(id="attempts")
+            table.border_title = "Attempts"
+            yield table
+        log = LogPane(id="log", max_lines=200, wrap=True, markup=False, auto_scroll=True)
+        log.border_title = "Log (last 200)"
+        yield log
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for theme in self._grok_themes.values():
+            self.register_theme(theme)
+        if self._initial_theme.name not in self._grok_themes:
+            self.register_theme(self._initial_theme)
+        self.theme = self._initial_theme.name
+        for warning in self.store.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+        self._show_last_session()
+        self._trap_signals()
+        self.refresh_view()
+        self.set_interval(TICK_S, self._tick)
+        self.run_worker(self._connect(), name="attach", group="attach", exclusive=True, exit_on_error=False)
+
+    def _show_last_session(self) -> None:
+        """What the previous run ended with (also a session cut short by a kill or a closed terminal)."""
+        try:
+            last = self.store.last_session()
+        except OSError:
+            return
+        if not last:
+            return
+        import time as _time
+
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(last.get("endedAt", 0) / 1000))
+        text = (
+            f"last session ({when}): {last.get('outcome')} — videos {last.get('completedVideos')}/{last.get('videoGoal')}, "
+            f"retries {last.get('retriesAttempted')}/{last.get('maxRetries')}, credits {last.get('creditsUsed')}"
+        )
+        if last.get("reason"):
+            text += f" ({last['reason']})"
+        self.query_one(LogPane).write(text)
+
+    def _trap_signals(self) -> None:
+        """SIGTERM / SIGHUP (terminal closed): quit through unmount, which records a running session."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self.exit)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    async def _connect(self) -> None:
+        runner = self.runner
+        if self.attach_on_mount:
+            try:
+                await runner.attach()
+            except Exception as exc:  # BrowserError and friends: one sentence, never a traceback
+                self.link_attached, self.link_detail = False, "not attached"
+                self.notify(str(exc) or type(exc).__name__, title="Not attached to Chrome", severity="error", timeout=15)
+                self.refresh_view()
+        runner.start_loop()
+        if self.demo_autostart and runner.attached:
+            await self._start_session()
+
+    async def on_unmount(self) -> None:
+        if not self.runner.closed:
+            try:
+                await self.runner.close()
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------ rendering
+
+    def now(self) -> float:
+        return self.runner.clock()
+
+    def current_prompt(self) -> str:
+        engine = self.runner.engine
+        if engine.phase.active or engine.phase == Phase.ENDED and self.prompt_override is None:
+            return engine.prompt or engine.persistent.last_prompt_value
+        return self.prompt_override or engine.persistent.last_prompt_value
+
+    def refresh_view(self) -> None:
+        engine = self.runner.engine
+        try:
+            self.query_one(HeaderBar).show(
+                self.link_attached,
+                self.link_detail,
+                self.link_info,
+                self.tab_identity,
+                engine.persistent.original_media_id,
+                engine,
+            )
+            self.query_one(SessionPane).show(engine, self.now())
+            self.query_one(PromptPane).show(self.current_prompt())
+        except Exception:  # not mounted (yet / any more)
+            return
+
+    def _tick(self) -> None:
+        """Reformat the countdowns; nothing is polled."""
+        try:
+            self.query_one(SessionPane).show_clock(self.runner.engine, self.now())
+        except Exception:
+            pass
+
+    @on(m.RunnerLog)
+    def _on_log(self, msg: m.RunnerLog) -> None:
+        self.query_one(LogPane).add(msg.line)
+        self.refresh_view()  # every engine change logs a line (auto-retry, reset, ...)
+
+    @on(m.TitleChanged)
+    def _on_title(self, msg: m.TitleChanged) -> None:
+        self.last_title = msg.text
+        self.sub_title = msg.text
+        self._write_terminal_title(f"grok-tui {msg.text}")
+        self.refresh_view()
+
+    @on(m.ActionRefused)
+    def _on_refused(self, msg: m.ActionRefused) -> None:
+        self.notify(msg.message, title="Not now", severity="warning")
+
+    @on(m.AttemptChanged)
+    def _on_attempt(self, msg: m.AttemptChanged) -> None:
+        table = self.query_one(AttemptsTable)
+        if msg.change == "started" and msg.record.get("attempt") == 1:
+            table.reset()
+        table.upsert(msg.record)
+        self.refresh_view()
+
+    @on(m.PhaseUpdated)
+    def _on_phase(self, msg: m.PhaseUpdated) -> None:
+        if msg.phase == Phase.CLICKING and self.runner.engine.attempt_no == 1:
+            self.last_outcome = None
+        self.refresh_view()
+
+    @on(m.LinkStatus)
+    def _on_link(self, msg: m.LinkStatus) -> None:
+        self.link_attached, self.link_detail = msg.attached, msg.detail
+        if msg.info is not None:
+            self.link_info = msg.info
+            self.tab_identity = getattr(msg.info, "identity", self.tab_identity)
+        self.refresh_view()
+
+    @on(m.TabIdentityChanged)
+    def _on_tab(self, msg: m.TabIdentityChanged) -> None:
+        self.tab_identity = msg.identity
+        self.refresh_view()
+
+    @on(m.SessionFinished)
+    def _on_finished(self, msg: m.SessionFinished) -> None:
+        s = msg.summary
+        self.last_outcome = s.outcome
+        severity = {"success": "information", "failure": "error"}.get(s.outcome, "warning")
+        reason = s.extra.get("reason", "")
+        self.notify(
+            f"{s.completedVideos}/{s.videoGoal} videos · retries {s.retriesAttempted}/{s.maxRetries} · "
+            f"credits {s.creditsUsed} · L1 {s.layer1Failures} · L2 {s.layer2Failures} · L3 {s.layer3Failures}"
+            + (f"\n{reason}" if reason else ""),
+            title=f"Session {s.outcome}",
+            severity=severity,
+            timeout=10,
+        )
+        self.refresh_view()
+
+    def _write_terminal_title(self, text: str) -> None:
+        if self.is_headless or not sys.__stdout__ or not sys.__stdout__.isatty():
+            return
+        driver = getattr(self, "_driver", None)
+        if driver is None:
+            return
+        clean = "".join(ch for ch in text if ch.isprintable())
+        try:
+            driver.write(f"\x1b]2;{clean}\x07")
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------ worker errors, in one place
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            self.notify(f"{err}" or type(err).__name__, title=f"{event.worker.name or 'task'} failed", severity="error")
+
+    # ------------------------------------------------------------ user intents
+
+    def refuse(self, message: str) -> None:
+        self.notify(message, title="Not now", severity="warning")
+
+    async def action_start(self) -> None:
+        phase = self.runner.engine.phase
+        if phase == Phase.MANUAL_WAIT:
+            self.runner.submit(RetryNow())
+            return
+        if phase.active:
+            self.refuse("A session is already running; cancel it first.")
+            return
+        if not self.runner.attached:
+            self.refuse("Not attached to Chrome: a session needs the Grok tab.")
+            return
+        self.run_worker(self._start_session(), name="start", group="start", exclusive=True, exit_on_error=False)
+
+    async def _start_session(self) -> None:
+        await self.runner.start_session(self.prompt_override)
+
+    def action_cancel(self) -> None:
+        if not self.runner.engine.phase.active:
+            self.refuse("No session is running.")
+            return
+        self.runner.submit(UserCancel())
+
+    def action_reset_retries(self) -> None:
+        self.runner.submit(ResetRetries())
+
+    def action_toggle_auto_retry(self) -> None:
+        self.runner.submit(SetAutoRetry())
+
+    def action_edit_prompt(self) -> None:
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.set_prompt(text)
+
+        self.push_screen(PromptScreen(self.current_prompt(), self.runner), done)
+
+    def set_prompt(self, text: str) -> None:
+        """Use `text` for the next session (sent exactly as given)."""
+        self.prompt_override = text
+        if not self.runner.engine.phase.active:
+            self.runner.submit(Configure(prompt=text))
+        else:
+            self.notify("The new prompt applies to the next session.", title="Prompt saved")
+        self.refresh_view()
+
+    def action_capture_prompt(self) -> None:
+        self.run_worker(self._capture(), name="capture prompt", group="capture", exclusive=True, exit_on_error=False)
+
+    async def _capture(self) -> None:
+        if self.runner.link is None:
+            self.refuse("Not attached to Chrome: nothing to capture.")
+            return
+        text = await self.runner.capture_prompt()
+        if not (text or "").strip():
+            self.refuse("The page's editor is empty.")
+            return
+        self.set_prompt(text)
+        self.notify(f"{len(text)} characters from the page.", title="Prompt captured")
+
+    def action_settings(self) -> None:
+        p = self.runner.engine.persistent
+
+        def done(limits: Limits | None) -> None:
+            if limits is not None:
+                self.runner.submit(Configure(max_retries=limits.max_retries, video_goal=limits.video_goal))
+                self.notify(f"goal {limits.video_goal}, max retries {limits.max_retries}", title="Settings saved")
+                self.call_later(self.refresh_view)
+
+        self.push_screen(SettingsScreen(p.video_goal, p.max_retries), done)
+
+    def action_tabs(self) -> None:
+        self.push_screen(TabsScreen(self.runner))
+
+    def action_help(self) -> None:
+        rows: list[tuple[str, str]] = []
+        bindings = {b.id: b for b in self.BINDINGS if isinstance(b, Binding)}
+        for bid, text in self.HELP_ROWS.items():
+            keys = self._keys_for(bid) or (bindings[bid].key_display or bindings[bid].key)
+            rows.append((keys, text))
+        self.push_screen(HelpScreen(rows))
+
+    def _keys_for(self, binding_id: str) -> str:
+        keys = [k for k, ab in self.active_bindings.items() if ab.binding.id == binding_id]
+        return ", ".join(self.get_key_display(self.active_bindings[k].binding) for k in keys)
+
+    def action_export(self) -> None:
+        try:
+            data = gather_from_runner(self.runner)
+        except ExportError as exc:
+            self.refuse(str(exc))
+            return
+        self._write_export(data)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False, name="export")
+    def _write_export(self, data: Any) -> None:
+        try:
+            jpath, tpath = write_export(data, export_dir(self.settings.export_dir))
+        except ExportError as exc:
+            self.call_from_thread(self.notify, str(exc), title="Export failed", severity="error")
+            return
+        self.last_export = (jpath, tpath)
+        self.call_from_thread(self.notify, f"{jpath}\n{tpath}", title="Logs exported", timeout=10)
+
+    async def action_quit(self) -> None:
+        focused = self.focused
+        if isinstance(focused, (Input, TextArea)):
+            raise SkipAction()  # let the text field have its "q"
+        self.exit()
+
+    # ------------------------------------------------------------ themes
+
+    def theme_names(self) -> list[str]:
+        return list(self.available_themes)
+
+    def set_theme(self, name: str) -> None:
+        self.theme = name

@@ -1,0 +1,222 @@
+"""Modal screens: prompt editor, goal/retries settings, tab picker, help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
+
+from ..engine.state import LIMIT_MAX, LIMIT_MIN
+from .render import esc
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """Edit the prompt; 'capture from page' pulls the page editor's text."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="prompt.cancel")]
+
+    def __init__(self, prompt: str, runner: Any) -> None:
+        super().__init__(classes="modal")
+        self._prompt = prompt
+        self._runner = runner
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="prompt-dialog") as box:
+            box.border_title = "Prompt"
+            yield TextArea(self._prompt, id="prompt-text", soft_wrap=True, show_line_numbers=False)
+            yield Label("", id="prompt-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="prompt-save")
+                yield Button("Capture from page", id="prompt-capture")
+                yield Button("Cancel", id="prompt-cancel")
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#prompt-save")
+    def _save(self) -> None:
+        text = self.query_one(TextArea).text
+        if not text.strip():
+            self.query_one("#prompt-error", Label).update("The prompt cannot be empty.")
+            return
+        self.dismiss(text)
+
+    @on(Button.Pressed, "#prompt-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#prompt-capture")
+    def _capture_pressed(self) -> None:
+        self.capture()
+
+    @work(exclusive=True, group="capture", exit_on_error=False)
+    async def capture(self) -> None:
+        err = self.query_one("#prompt-error", Label)
+        if self._runner.link is None:
+            err.update("Not attached to Chrome: nothing to capture.")
+            return
+        err.update("reading the page's editor…")
+        try:
+            text = await self._runner.capture_prompt()
+        except Exception as exc:  # the link's BrowserError: one sentence
+            err.update(f"Could not read the page: {exc}")
+            return
+        if not (text or "").strip():
+            err.update("The page's editor is empty.")
+            return
+        self.query_one(TextArea).text = text
+        err.update("captured from the page")
+
+
+@dataclass(frozen=True)
+class Limits:
+    video_goal: int
+    max_retries: int
+
+
+def parse_limit(name: str, raw: str) -> tuple[int | None, str]:
+    """(value, error message) for a 1-50 whole number field."""
+    raw = raw.strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        return None, f"{name} must be a whole number from {LIMIT_MIN} to {LIMIT_MAX}."
+    if not LIMIT_MIN <= value <= LIMIT_MAX:
+        return None, f"{name} must be from {LIMIT_MIN} to {LIMIT_MAX}, not {value}."
+    return value, ""
+
+
+class SettingsScreen(ModalScreen[Limits | None]):
+    """Video goal and max retries, 1-50 each, errors shown inline."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel", id="settings.cancel")]
+
+    def __init__(self, video_goal: int, max_retries: int) -> None:
+        super().__init__(classes="modal")
+        self._goal, self._retries = video_goal, max_retries
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="settings-dialog") as box:
+            box.border_title = "Goal and retries"
+            yield Label(f"Videos per session ({LIMIT_MIN}-{LIMIT_MAX})")
+            yield Input(str(self._goal), id="goal-input", type="integer")
+            yield Label("", id="goal-error", classes="error")
+            yield Label(f"Max retries after moderation ({LIMIT_MIN}-{LIMIT_MAX})")
+            yield Input(str(self._retries), id="retries-input", type="integer")
+            yield Label("", id="retries-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="settings-save")
+                yield Button("Cancel", id="settings-cancel")
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#settings-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#settings-save")
+    def _save(self) -> None:
+        goal, goal_err = parse_limit("The video goal", self.query_one("#goal-input", Input).value)
+        retries, retries_err = parse_limit("Max retries", self.query_one("#retries-input", Input).value)
+        self.query_one("#goal-error", Label).update(goal_err)
+        self.query_one("#retries-error", Label).update(retries_err)
+        if goal is None or retries is None:
+            return
+        self.dismiss(Limits(goal, retries))
+
+
+class TabsScreen(ModalScreen[None]):
+    """The page tabs that match the tab setting; the attached one is marked."""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="tabs.close")]
+
+    def __init__(self, runner: Any) -> None:
+        super().__init__(classes="modal")
+        self._runner = runner
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="tabs-dialog") as box:
+            box.border_title = "Tabs"
+            yield Static("", id="tabs-note")
+            yield OptionList(id="tabs-list")
+            with Horizontal(classes="buttons"):
+                yield Button("Close", id="tabs-close")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#tabs-close")
+    def _close(self) -> None:
+        self.dismiss(None)
+
+    @work(exclusive=True, group="tabs", exit_on_error=False)
+    async def load(self) -> None:
+        import asyncio
+
+        runner, note = self._runner, self.query_one("#tabs-note", Static)
+        options = self.query_one("#tabs-list", OptionList)
+        info = runner.info
+        current = getattr(info, "target_id", None)
+        ident = getattr(info, "identity", None)
+        lister = None
+        for name in ("list_tabs", "tabs", "matching_tabs"):
+            if callable(getattr(runner.link, name, None)):
+                lister = getattr(runner.link, name)
+                break
+        if lister is None:
+            if ident is None:
+                note.update("Not attached: no tab to show.")
+                return
+            options.add_option(f"● {esc(getattr(ident, 'title', ''))} — {esc(getattr(ident, 'url', ''))}")
+            note.update(
+                "The browser link exposes no list of tabs, so only the attached tab is shown. "
+                f"grok-tui attaches to the first tab whose URL contains {runner.settings.tab!r}."
+            )
+            return
+        try:
+            tabs = await asyncio.to_thread(lister)
+        except Exception as exc:
+            note.update(f"Could not list the tabs: {esc(exc)}")
+            return
+        for t in tabs:
+            tid = t.get("id") if isinstance(t, dict) else getattr(t, "target_id", None)
+            url = t.get("url") if isinstance(t, dict) else getattr(t, "url", "")
+            title = t.get("title") if isinstance(t, dict) else getattr(t, "title", "")
+            mark = "●" if tid == current else "○"
+            options.add_option(f"{mark} {esc(title)} — {esc(url)}")
+        note.update(f"{len(tabs)} tab(s) match {runner.settings.tab!r}; ● is the attached one.")
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help.close")]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__(classes="modal")
+        self._rows = rows
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog", id="help-dialog") as box:
+            box.border_title = "Help"
+            lines = [f"[b $accent]{esc(k):>10}[/]  {esc(d)}" for k, d in self._rows]
+            lines += [
+                "",
+                "A session types the prompt, clicks Make video, waits for the outcome,",
+                "retries moderated videos up to the retry cap and stops at the video goal.",
+                "Moderations are classed by progress: L1 < 25 %, L2 < 88 %, L3 after.",
+                "ctrl+p opens the command palette. Esc closes this.",
+            ]
+            yield Static("\n".join(lines))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,149 @@
+"""The main screen's panes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, ProgressBar, RichLog, Static
+
+from ..engine.events import LogLine
+from .export import OUTCOME_MARKS, attempt_row
+from .render import (
+    attempt_markup,
+    connection_markup,
+    counters_markup,
+    counts_text,
+    esc,
+    next_markup,
+    status_markup,
+)
+
+LEVEL_VARS = {"DEBUG": "text-muted", "INFO": "primary", "WARN": "warning", "ERROR": "error"}
+OUTCOME_VARS = {
+    "success": "success",
+    "moderated": "warning",
+    "running": "primary",
+    "pending": "primary",
+    "rate_limited": "error",
+    "timeout": "error",
+    "cancelled": "warning",
+    "click_failed": "error",
+}
+
+
+def theme_color(widget: Any, var: str, fallback: str = "white") -> str:
+    try:
+        return widget.app.get_css_variables().get(var) or fallback
+    except Exception:
+        return fallback
+
+
+class HeaderBar(Horizontal):
+    """Connection line (two rows) with the session's counts at the right end."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="conn"):
+            yield Static("", id="conn-line1", markup=True)
+            yield Static("", id="conn-line2", markup=True)
+        yield Static("", id="counts")
+
+    def show(self, attached: bool, detail: str, info: Any, identity: Any, media_id: str | None, engine: Any) -> None:
+        l1, l2 = connection_markup(attached, detail, info, identity, media_id)
+        self.query_one("#conn-line1", Static).update(l1)
+        self.query_one("#conn-line2", Static).update(l2)
+        self.query_one("#counts", Static).update(counts_text(engine))
+
+
+class SessionPane(Vertical):
+    """Status, current attempt, videos, retries, credits, layers, auto-retry, next action."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Horizontal(classes="bar-row"):
+            yield Label("attempt –", id="attempt-label", classes="bar-label")
+            yield ProgressBar(total=100, show_eta=False, id="attempt-bar")
+        with Horizontal(classes="bar-row"):
+            yield Label("videos", classes="bar-label")
+            yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="videos-bar")
+            yield Label("0 / 1", id="videos-count")
+        yield Static("", id="counters")
+        yield Static("", id="next")
+
+    def show(self, engine: Any, now: float) -> None:
+        self.show_clock(engine, now)
+        label, pct = attempt_markup(engine)
+        self.query_one("#attempt-label", Label).update(label)
+        bar = self.query_one("#attempt-bar", ProgressBar)
+        bar.update(total=100, progress=pct or 0)
+        s, p = engine.session, engine.persistent
+        vbar = self.query_one("#videos-bar", ProgressBar)
+        vbar.update(total=p.video_goal, progress=min(s.videos_generated, p.video_goal))
+        self.query_one("#videos-count", Label).update(f"{s.videos_generated} / {p.video_goal}")
+        self.query_one("#counters", Static).update("\n".join(counters_markup(engine)))
+        self.set_class(engine.phase.value == "ended", "ended")
+
+    def show_clock(self, engine: Any, now: float) -> None:
+        """Only the lines that carry a countdown (cheap: called by the 0.25 s timer)."""
+        self.query_one("#status", Static).update(status_markup(engine, now))
+        self.query_one("#next", Static).update(next_markup(engine, now))
+
+
+class PromptPane(Static):
+    """The prompt sent on every attempt (p edits it)."""
+
+    def show(self, prompt: str) -> None:
+        self.update(esc(prompt) if prompt.strip() else "[$text-muted]no prompt yet: p to type one or capture it from the page[/]")
+
+
+class AttemptsTable(DataTable):
+    """One row per attempt of the current session, newest visible."""
+
+    COLUMNS = ("#", "started", "outcome", "max %", "layer", "took", "video")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for name in self.COLUMNS:
+            self.add_column(name, key=name)
+
+    def _cells(self, rec: dict) -> list[Any]:
+        cells: list[Any] = list(attempt_row(rec, video_chars=4))
+        outcome = str(rec.get("outcome"))
+        color = theme_color(self, OUTCOME_VARS.get(outcome, "foreground"))
+        cells[2] = Text(OUTCOME_MARKS.get(outcome, outcome), style=color)
+        if outcome in ("pending", "running"):
+            cells[5] = "…"
+        return cells
+
+    def upsert(self, rec: dict) -> None:
+        key = str(rec.get("attempt"))
+        cells = self._cells(rec)
+        if key in self.rows:
+            for name, value in zip(self.COLUMNS, cells):
+                self.update_cell(key, name, value, update_width=True)
+        else:
+            self.add_row(*cells, key=key)
+            self.move_cursor(row=self.row_count - 1)
+            self.scroll_end(animate=False)
+
+    def reset(self, records: list[dict] | None = None) -> None:
+        self.clear()
+        for rec in records or []:
+            self.upsert(rec)
+
+
+class LogPane(RichLog):
+    """The last 200 log lines, levels in colour, following the tail."""
+
+    def add(self, line: LogLine) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(line.at))
+        color = theme_color(self, LEVEL_VARS.get(line.level, "foreground"))
+        text = Text()
+        text.append(stamp + " ", style="dim")
+        text.append(f"{line.level:<5} ", style=f"bold {color}")
+        text.append(line.message, style="dim" if line.level == "DEBUG" else "")
+        self.write(text)

@@ -1,0 +1,311 @@
+"""The Textual UI with real parts: the sim site, a headless Chromium, BrowserLink and the runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Static
+
+from grok_tui.browser.launcher import launch_chrome
+from grok_tui.browser.link import BrowserLink
+from grok_tui.engine import Phase
+from grok_tui.runner import SessionRunner
+from grok_tui.settings import Settings
+from grok_tui.sim import SimSite
+from grok_tui.store import StateStore
+from grok_tui.ui.app import GrokApp
+from grok_tui.ui.commands import GrokCommands
+from grok_tui.ui.modals import HelpScreen, SettingsScreen, TabsScreen
+from grok_tui.ui.widgets import AttemptsTable, LogPane, SessionPane
+
+PROMPT = "a red fox running through snow, slow motion, cinematic"
+SIZE = (110, 34)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("GROK_TUI_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("GROK_TUI_CONFIG_FILE", str(tmp_path / "config.toml"))
+    return tmp_path
+
+
+@pytest.fixture
+def site():
+    s = SimSite(script="", step_ms=30).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def chrome(site):
+    c = launch_chrome(site.post_url())
+    yield c
+    c.close()
+
+
+def make_app(env: Path, chrome, **kw) -> GrokApp:
+    app_kw = {k: kw.pop(k) for k in ("attach", "demo_autostart", "prompt") if k in kw}
+    app_kw.setdefault("prompt", PROMPT)
+    settings = Settings(
+        cdp_port=chrome.port if chrome else 1,
+        tab="/imagine/post/",
+        cooldown_s=0.3,
+        next_video_delay_s=0.3,
+        session_timeout_s=20,
+        export_dir=env / "exports",
+        **kw,
+    )
+    store = StateStore(env / "state")
+    runner = SessionRunner(settings, store, BrowserLink)
+    return GrokApp(settings, store, runner, **app_kw)
+
+
+async def wait_until(pilot, cond, timeout: float = 20.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            await pilot.pause()
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+def notes(app, severity: str | None = None) -> list[str]:
+    return [n.message for n in app._notifications if severity is None or n.severity == severity]
+
+
+def palette(app) -> list[str]:
+    return [name for name, _help, _cb in GrokCommands(app.screen)._commands()]
+
+
+async def attached(pilot, app):
+    await wait_until(pilot, lambda: app.runner.attached and app.runner._task is not None, what="attach")
+
+
+# ---------------------------------------------------------------- a whole session
+
+
+async def test_session_fills_table_and_shows_summary(env, site, chrome):
+    site.set_script("ok,mod@40,ok")
+    app = make_app(env, chrome, video_goal=2, max_retries=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        assert "attached" in text_of(app, "#conn-line1") and "Chrome 156" in text_of(app, "#conn-line1")
+        assert "IDLE" in text_of(app, "#status")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.last_outcome is not None, what="the session's end")
+        assert app.last_outcome == "success"
+        summary = app.runner.records[-1].summary
+        assert (summary.completedVideos, summary.retriesAttempted, summary.creditsUsed) == (2, 1, 3)
+        assert (summary.layer1Failures, summary.layer2Failures, summary.layer3Failures) == (0, 1, 0)
+
+        table = app.query_one(AttemptsTable)
+        assert table.row_count == 3
+        outcomes = [str(table.get_row_at(i)[2]) for i in range(3)]
+        assert outcomes == ["✔ success", "✖ moderated", "✔ success"]
+        assert str(table.get_row_at(1)[4]) == "2"  # layer
+
+        status = text_of(app, "#status")
+        assert "SUCCESS" in status and "video goal reached" in status
+        counters = text_of(app, "#counters")
+        assert "retries  1 / 3" in counters and "credits 3" in counters and "L2 1" in counters
+        assert str(app.query_one("#videos-count").render()) == "2 / 2"
+        assert "2/2" in str(app.query_one("#counts", Static).render())
+        assert app.sub_title.startswith("✔ success")
+        assert any("2/2 videos" in n and "credits 3" in n for n in notes(app, "information"))
+        log_text = "\n".join(strip.text for strip in app.query_one(LogPane).lines)
+        assert "session success" in log_text and "moderated at 40 %" in log_text
+        # the prompt reached the page exactly
+        reqs = site.requests
+        assert len(reqs) == 3 and all(r["prompt"] == PROMPT for r in reqs)
+
+
+async def test_cancel_mid_session(env, site, chrome):
+    site.set_script("ok/400")
+    app = make_app(env, chrome, video_goal=1, max_retries=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        await pilot.press("s")
+        await wait_until(
+            pilot,
+            lambda: app.runner.engine.current is not None and app.runner.engine.current.max_progress > 0,
+            what="progress",
+        )
+        assert "RUNNING" in text_of(app, "#status")
+        assert "timeout in" in text_of(app, "#next")
+        names = palette(app)
+        assert "session: cancel" in names and "session: start" not in names
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.last_outcome is not None, what="the cancel")
+        assert app.last_outcome == "cancelled"
+        assert "CANCELLED" in text_of(app, "#status")
+        assert str(app.query_one(AttemptsTable).get_row_at(0)[2]) == "■ cancelled"
+        assert any("Session cancelled" == n.title for n in app._notifications)
+
+
+async def test_reset_retries_and_refusals(env, site, chrome):
+    site.set_script("mod@10,ok/400")
+    app = make_app(env, chrome, video_goal=1, max_retries=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        await pilot.press("c")  # idle: refused
+        await wait_until(pilot, lambda: notes(app, "warning"), what="a warning")
+        assert "No session is running." in notes(app, "warning")
+
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.runner.engine.session.retry_count == 1, what="the retry")
+        assert "retries  1 / 3" in text_of(app, "#counters")
+        await pilot.press("s")  # running: refused
+        await wait_until(pilot, lambda: any("already running" in n for n in notes(app, "warning")), what="refusal")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.runner.engine.session.retry_count == 0, what="the reset")
+        await pilot.pause(0.1)
+        assert "retries  0 / 3" in text_of(app, "#counters")
+        log_text = "\n".join(strip.text for strip in app.query_one(LogPane).lines)
+        assert "retry counter reset (1 -> 0)" in log_text
+        await pilot.press("a")  # auto-retry off
+        await wait_until(pilot, lambda: not app.runner.engine.persistent.auto_retry_enabled, what="auto-retry off")
+        await pilot.pause(0.1)
+        assert "auto-retry OFF" in text_of(app, "#counters")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.last_outcome == "cancelled", what="the cancel")
+        assert app.runner.engine.phase == Phase.ENDED
+
+
+async def test_export_matches_session(env, site, chrome):
+    site.set_script("ok,mod@40,ok")
+    app = make_app(env, chrome, video_goal=2, max_retries=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.last_outcome is not None, what="the session's end")
+        await pilot.press("e")
+        await wait_until(pilot, lambda: app.last_export is not None, what="the export")
+        jpath, tpath = app.last_export
+        assert any(str(jpath) in n for n in notes(app))
+    assert jpath.parent == env / "exports" and jpath.name.startswith("grok-tui-session-")
+    assert jpath.stem == tpath.stem and tpath.suffix == ".txt"
+    for p in (jpath, tpath):
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+    data = json.loads(jpath.read_text(encoding="utf-8"))
+    summary = app.runner.records[-1].summary.to_dict()
+    for key, value in summary.items():
+        assert data["summary"][key] == value
+    assert [a["outcome"] for a in data["attempts"]] == ["success", "moderated", "success"]
+    assert data["attempts"][1]["layer"] == 2 and data["attempts"][1]["maxProgress"] == 40
+    assert any("session success" in line for line in data["log"])
+    assert any("attempt 2 moderated at 40 %" in line for line in data["log"])
+    text = tpath.read_text(encoding="utf-8")
+    assert "outcome      success" in text and "credits      3" in text
+    assert "L1 0 · L2 1 · L3 0" in text and "✖ moderated" in text
+    assert text.count("✔ success") == 2
+
+
+async def test_settings_modal_validates(env, site, chrome):
+    app = make_app(env, chrome, video_goal=1, max_retries=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        await pilot.press("g")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the settings modal")
+        goal = app.screen.query_one("#goal-input", Input)
+        goal.value = "99"
+        await pilot.pause(0.1)
+        await pilot.click("#settings-save")
+        await pilot.pause(0.1)
+        assert "from 1 to 50" in str(app.screen.query_one("#goal-error").render())
+        assert isinstance(app.screen, SettingsScreen)
+        goal.value = "4"
+        app.screen.query_one("#retries-input", Input).value = "7"
+        await pilot.pause(0.1)
+        await pilot.click("#settings-save")
+        await wait_until(pilot, lambda: app.runner.engine.persistent.video_goal == 4, what="Configure")
+        assert app.runner.engine.persistent.max_retries == 7
+        await pilot.pause(0.1)
+        assert str(app.query_one("#videos-count").render()) == "0 / 4"
+        assert "0/4" in str(app.query_one("#counts", Static).render())
+
+
+async def test_not_attached_is_a_notification(env):
+    app = make_app(env, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: notes(app, "error"), what="the error")
+        assert any("Nothing is listening" in n for n in notes(app, "error"))
+        assert "not attached" in text_of(app, "#conn-line1")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: any("Not attached" in n for n in notes(app, "warning")), what="refusal")
+        assert app.runner.engine.phase == Phase.IDLE
+
+
+async def test_keymap_and_capture_prompt(env, site, chrome):
+    site.set_script("ok")
+    app = make_app(env, chrome, video_goal=1, max_retries=1, keymap={"start": "f5"})
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        names = palette(app)
+        assert {"session: start", "logs: export", "prompt: edit", "prompt: capture from page"} <= set(names)
+        assert "settings: goal and retries" in names and "theme: grok-light" in names
+        assert "session: cancel" not in names
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TabsScreen), what="the tab picker")
+        await pilot.pause(0.2)
+        assert "/imagine/post/" in str(app.screen.query_one("#tabs-list").get_option_at_index(0).prompt)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
+        await pilot.press("s")  # remapped away: nothing starts
+        await pilot.pause(0.5)
+        assert app.runner.engine.phase == Phase.IDLE and not app.runner.records
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: app.last_outcome == "success", what="a session started by f5")
+        # the page's editor now holds the prompt: capture it from the command path
+        app.theme = "grok-light"
+        app.prompt_override = None
+        app.action_capture_prompt()
+        await wait_until(pilot, lambda: app.prompt_override == PROMPT, what="the captured prompt")
+        assert PROMPT[:20] in str(app.query_one("#prompt", Static).render())
+
+
+async def test_demo_autostart_runs_a_session(env, site, chrome):
+    site.set_script("mod@20,ok")
+    app = make_app(env, chrome, video_goal=1, max_retries=2, demo_autostart=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.last_outcome is not None, what="the demo session")
+        assert app.last_outcome == "success"
+        s = app.runner.records[-1].summary
+        assert (s.completedVideos, s.retriesAttempted, s.layer1Failures, s.creditsUsed) == (1, 1, 1, 2)
+        assert app.query_one(AttemptsTable).row_count == 2
+
+
+async def test_prompt_modal_keeps_q_and_saves(env):
+    from textual.widgets import TextArea
+
+    from grok_tui.ui.modals import PromptScreen
+
+    app = make_app(env, None, attach=False, prompt=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen), what="the prompt editor")
+        area = app.screen.query_one(TextArea)
+        area.focus()
+        await pilot.press("q", "u", "i", "e", "t")  # "q" types, it does not quit
+        await pilot.pause(0.1)
+        assert area.text == "quiet"
+        await pilot.click("#prompt-save")
+        await wait_until(pilot, lambda: not isinstance(app.screen, PromptScreen), what="save")
+        assert app.prompt_override == "quiet"
+        await wait_until(pilot, lambda: app.runner.engine.persistent.last_prompt_value == "quiet", what="Configure")
+        assert "quiet" in text_of(app, "#prompt")
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert app.return_code == 0
