@@ -181,7 +181,19 @@ class SessionRunner:
         except RuntimeError:
             pass  # loop closing
 
-    async def attach(self) -> Any:
+    async def switch_tab(self, target_id: str) -> Any:
+        """Attach to another matching tab; only between sessions (a session keeps its tab)."""
+        if self.engine.phase.active:
+            self.listener(Refused("A session is running on this tab; cancel it before switching tabs."))
+            return None
+        return await self.attach(target_id)
+
+    async def list_tabs(self) -> list[dict]:
+        if self.link is None:
+            return []
+        return await asyncio.to_thread(self.link.list_tabs)
+
+    async def attach(self, target_id: str | None = None) -> Any:
         """Attach to the tab (blocking CDP work in a thread). Raises the link's BrowserError."""
         self._loop = asyncio.get_running_loop()
         if self._queue is None:
@@ -195,7 +207,7 @@ class SessionRunner:
             clock=self.clock,
         )
         self.link = link
-        info = await asyncio.to_thread(link.attach)
+        info = await (asyncio.to_thread(link.attach, target_id) if target_id else asyncio.to_thread(link.attach))
         self.link, self.info, self.attached = link, info, True
         url = getattr(info, "url", None) or getattr(getattr(info, "identity", None), "url", None)
         self.engine.timings = self.settings.timings(url)

@@ -309,3 +309,29 @@ async def test_prompt_modal_keeps_q_and_saves(env):
         await pilot.press("q")
         await pilot.pause(0.2)
     assert app.return_code == 0
+
+
+async def test_tab_picker_attaches_to_the_chosen_tab(env, site, chrome):
+    import urllib.request
+
+    other = site.post_url("0f0f0f0f-1111-2222-3333-444455556666")
+    urllib.request.urlopen(
+        urllib.request.Request(f"http://127.0.0.1:{chrome.port}/json/new?{other}", method="PUT"), timeout=5
+    ).read()
+    site.set_script("ok")
+    app = make_app(env, chrome, video_goal=1, max_retries=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        first = app.runner.info.target_id
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TabsScreen), what="the tab picker")
+        listing = app.screen.query_one("#tabs-list")
+        await wait_until(pilot, lambda: listing.option_count == 2, what="two matching tabs")
+        chosen = next(i for i, tid in enumerate(app.screen._ids) if tid != first)
+        chosen_id = app.screen._ids[chosen]
+        listing.highlighted = chosen
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.runner.info.target_id == chosen_id, what="the switch")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.last_outcome == "success", what="a session on the chosen tab")
+        assert [r["prompt"] for r in site.requests] == [PROMPT]

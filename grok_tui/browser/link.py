@@ -247,6 +247,7 @@ class BrowserLink:
         confirm_timeout: float = CONFIRM_TIMEOUT,
     ):
         self.host, self.port, self.tab_match = host, port, tab_match
+        self._chosen_target: str | None = None
         self._emit_fn = emit
         self._clock = clock
         self.selectors = merge_selectors(selectors)
@@ -346,8 +347,21 @@ class BrowserLink:
 
     # ------------------------------------------------------------------ attach / close
 
-    def attach(self) -> AttachInfo:
-        """Attach to the first page tab whose URL contains tab_match. Raises BrowserError subclasses."""
+    def list_tabs(self) -> list[dict]:
+        """The page tabs whose URL contains tab_match: [{id, url, title}], in Chrome's order."""
+        _version, pages = discover(self.host, self.port, timeout=min(2.0, self.call_timeout))
+        return [
+            {"id": str(t.get("id")), "url": str(t.get("url", "")), "title": str(t.get("title", ""))}
+            for t in pages
+            if self.tab_match in str(t.get("url", ""))
+        ]
+
+    def attach(self, target_id: str | None = None) -> AttachInfo:
+        """Attach to a page tab whose URL contains tab_match. Raises BrowserError subclasses.
+
+        `target_id` picks one (the user's choice); without it the tab attached before is
+        preferred (a re-attach stays on the chosen tab), else the first match.
+        """
         t0 = time.monotonic()
         old, self._session = self._session, None
         if old is not None:
@@ -356,7 +370,12 @@ class BrowserLink:
         matches = [t for t in pages if self.tab_match in str(t.get("url", ""))]
         if not matches:
             raise NoMatchingTab(self.tab_match, [str(t.get("url", "")) for t in pages])
-        target = matches[0]
+        wanted = target_id or self._chosen_target
+        target = next((t for t in matches if str(t.get("id")) == wanted), None)
+        if target is None and target_id:
+            raise NoMatchingTab(self.tab_match, [str(t.get("url", "")) for t in matches])
+        target = target or matches[0]
+        self._chosen_target = str(target.get("id"))
         session = CdpSession(target, connect_timeout=self.call_timeout)
         self._ready_for_install = False
         self._main_frame = None
@@ -399,7 +418,7 @@ class BrowserLink:
             pages=len(pages),
             attach_ms=round((time.monotonic() - t0) * 1000.0, 1),
         )
-        if len(matches) > 1:
+        if len(matches) > 1 and not wanted:
             self._log("WARN", f"{len(matches)} tabs match {self.tab_match!r}; using the first: {ident.url}")
         self._emit(Attached(self.info))
         return self.info

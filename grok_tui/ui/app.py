@@ -135,7 +135,7 @@ class GrokApp(App):
         self.theme = self._initial_theme.name
         for warning in self.store.warnings:
             self.notify(warning, severity="warning", timeout=10)
-        self._show_last_session()
+        self.call_after_refresh(self._show_last_session)
         self._trap_signals()
         self.refresh_view()
         self.set_interval(TICK_S, self._tick)
@@ -158,7 +158,10 @@ class GrokApp(App):
         )
         if last.get("reason"):
             text += f" ({last['reason']})"
-        self.query_one(LogPane).write(text)
+        try:
+            self.query_one(LogPane).write(text)
+        except Exception:  # the screen is already gone (a very short run)
+            pass
 
     def _trap_signals(self) -> None:
         """SIGTERM / SIGHUP (terminal closed): quit through unmount, which records a running session."""
@@ -379,7 +382,21 @@ class GrokApp(App):
         self.push_screen(SettingsScreen(p.video_goal, p.max_retries), done)
 
     def action_tabs(self) -> None:
-        self.push_screen(TabsScreen(self.runner))
+        def picked(target_id: str | None) -> None:
+            current = getattr(self.runner.info, "target_id", None)
+            if target_id and target_id != current:
+                self.run_worker(self._switch_tab(target_id), name="switch tab", group="attach", exit_on_error=False)
+
+        self.push_screen(TabsScreen(self.runner), picked)
+
+    async def _switch_tab(self, target_id: str) -> None:
+        try:
+            info = await self.runner.switch_tab(target_id)
+        except Exception as exc:
+            self.notify(str(exc) or type(exc).__name__, title="Could not switch tabs", severity="error")
+            return
+        if info is not None:
+            self.notify(getattr(info.identity, "url", ""), title="Attached to another tab")
 
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []

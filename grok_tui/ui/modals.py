@@ -133,14 +133,15 @@ class SettingsScreen(ModalScreen[Limits | None]):
         self.dismiss(Limits(goal, retries))
 
 
-class TabsScreen(ModalScreen[None]):
-    """The page tabs that match the tab setting; the attached one is marked."""
+class TabsScreen(ModalScreen[str | None]):
+    """The page tabs that match the tab setting; the attached one is marked. Enter picks one."""
 
     BINDINGS = [Binding("escape", "close", "Close", id="tabs.close")]
 
     def __init__(self, runner: Any) -> None:
         super().__init__(classes="modal")
         self._runner = runner
+        self._ids: list[str | None] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="tabs-dialog") as box:
@@ -160,42 +161,32 @@ class TabsScreen(ModalScreen[None]):
     def _close(self) -> None:
         self.dismiss(None)
 
+    @on(OptionList.OptionSelected, "#tabs-list")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        index = event.option_index
+        if 0 <= index < len(self._ids):
+            self.dismiss(self._ids[index])
+
     @work(exclusive=True, group="tabs", exit_on_error=False)
     async def load(self) -> None:
-        import asyncio
-
         runner, note = self._runner, self.query_one("#tabs-note", Static)
         options = self.query_one("#tabs-list", OptionList)
         info = runner.info
         current = getattr(info, "target_id", None)
-        ident = getattr(info, "identity", None)
-        lister = None
-        for name in ("list_tabs", "tabs", "matching_tabs"):
-            if callable(getattr(runner.link, name, None)):
-                lister = getattr(runner.link, name)
-                break
-        if lister is None:
-            if ident is None:
-                note.update("Not attached: no tab to show.")
-                return
-            options.add_option(f"● {esc(getattr(ident, 'title', ''))} — {esc(getattr(ident, 'url', ''))}")
-            note.update(
-                "The browser link exposes no list of tabs, so only the attached tab is shown. "
-                f"grok-tui attaches to the first tab whose URL contains {runner.settings.tab!r}."
-            )
+        if runner.link is None:
+            note.update("Not attached: no tab to show.")
             return
         try:
-            tabs = await asyncio.to_thread(lister)
+            tabs = await runner.list_tabs()
         except Exception as exc:
             note.update(f"Could not list the tabs: {esc(exc)}")
             return
         for t in tabs:
-            tid = t.get("id") if isinstance(t, dict) else getattr(t, "target_id", None)
-            url = t.get("url") if isinstance(t, dict) else getattr(t, "url", "")
-            title = t.get("title") if isinstance(t, dict) else getattr(t, "title", "")
+            tid, url, title = t["id"], t["url"], t["title"]
             mark = "●" if tid == current else "○"
+            self._ids.append(tid)
             options.add_option(f"{mark} {esc(title)} — {esc(url)}")
-        note.update(f"{len(tabs)} tab(s) match {runner.settings.tab!r}; ● is the attached one.")
+        note.update(f"{len(tabs)} tab(s) match {runner.settings.tab!r}; ● is the attached one. Enter attaches to another.")
 
 
 class HelpScreen(ModalScreen[None]):
