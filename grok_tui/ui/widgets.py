@@ -61,6 +61,10 @@ class HeaderBar(Horizontal):
 class SessionPane(Vertical):
     """Status, current attempt, videos, retries, credits, layers, auto-retry, next action."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock_text: dict[str, str] = {}
+
     def compose(self) -> ComposeResult:
         yield Static("", id="status")
         with Horizontal(classes="bar-row"):
@@ -87,9 +91,14 @@ class SessionPane(Vertical):
         self.set_class(engine.phase.value == "ended", "ended")
 
     def show_clock(self, engine: Any, now: float) -> None:
-        """Only the lines that carry a countdown (cheap: called by the 0.25 s timer)."""
-        self.query_one("#status", Static).update(status_markup(engine, now))
-        self.query_one("#next", Static).update(next_markup(engine, now))
+        """Only the lines that carry a countdown (cheap: called by the 0.25 s timer).
+
+        A line is repainted only when its text changed, so an idle screen costs nothing.
+        """
+        for selector, markup in (("#status", status_markup(engine, now)), ("#next", next_markup(engine, now))):
+            if self._clock_text.get(selector) != markup:
+                self._clock_text[selector] = markup
+                self.query_one(selector, Static).update(markup)
 
 
 class PromptPane(Static):
