@@ -886,6 +886,15 @@ class BrowserLink:
         with self._state:
             before = self._gen_requests
         self._click_event.clear()
+        if self._eval("document.visibilityState") == "hidden":
+            # A background tab renders no frames, so Chrome holds mouse events until it is shown
+            # (and would then click late, maybe twice). Click through the DOM instead.
+            self._log("INFO", f"attempt {attempt}: the tab is in the background; clicking {label!r} through the page")
+            self._eval(_js_call(_JS_CLICK, btn_sels))
+            if self._wait_request(before):
+                return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (background tab)"
+            self._require()
+            return ClickFailed(attempt, "no generation request followed the click (background tab)")
         for kind, extra in (("mouseMoved", {}), ("mousePressed", {"button": "left", "clickCount": 1, "buttons": 1}),
                             ("mouseReleased", {"button": "left", "clickCount": 1, "buttons": 0})):
             self._call("Input.dispatchMouseEvent", type=kind, x=float(x), y=float(y), **extra)
