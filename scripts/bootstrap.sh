@@ -4,16 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Chromium (the browser the demo, tests and benchmarks drive) and tmux (the benchmarks
+# measure the terminal app in a tmux pane), from Debian's packages.
+missing=()
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
    && ! command -v google-chrome >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    echo "bootstrap: installing Chromium (apt-get)..." >&2
+    echo "bootstrap: installing ${missing[*]} (apt-get)..." >&2
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "bootstrap: no Chrome/Chromium found and no apt-get; install Chromium yourself." >&2
+    echo "bootstrap: ${missing[*]} missing and no apt-get; install them yourself." >&2
     exit 1
   fi
 fi

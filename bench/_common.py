@@ -1,0 +1,321 @@
+"""Shared pieces of the benchmarks: a sim in its own process, Chromium, an instrumented runner.
+
+Every benchmark runs the simulated Grok site in a separate Python process (bench/_sim_proc.py)
+so that the sim's threads do not share the benchmark process's GIL or CPU, and launches its own
+headless Chromium on a fresh profile. State and config go to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+VENV_BIN = Path(sys.executable).parent
+TAB = "/imagine/post/"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+def isolate_state() -> str:
+    """Point grok-tui's state/config at a temporary directory (this process and its children)."""
+    tmp = tempfile.mkdtemp(prefix="grok-tui-bench-")
+    os.environ["GROK_TUI_STATE_DIR"] = os.path.join(tmp, "state")
+    os.environ["GROK_TUI_CONFIG_FILE"] = os.path.join(tmp, "config.toml")
+    os.environ["XDG_DATA_HOME"] = os.path.join(tmp, "data")
+    os.environ["XDG_CONFIG_HOME"] = os.path.join(tmp, "xdg-config")
+    for name in list(os.environ):
+        if name.startswith("GROK_TUI_") and name not in ("GROK_TUI_STATE_DIR", "GROK_TUI_CONFIG_FILE"):
+            del os.environ[name]
+    return tmp
+
+
+def emit(obj: dict) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def note(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def pct(values, q: float) -> float | None:
+    """Percentile by linear interpolation (q in 0..100)."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    if len(xs) == 1:
+        return xs[0]
+    k = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def r(x, nd: int = 2):
+    return None if x is None else round(float(x), nd)
+
+
+def stats(values, prefix: str = "") -> dict:
+    vals = list(values)
+    return {
+        f"{prefix}n": len(vals),
+        f"{prefix}p50_ms": r(pct(vals, 50)),
+        f"{prefix}p99_ms": r(pct(vals, 99)),
+        f"{prefix}max_ms": r(max(vals) if vals else None),
+    }
+
+
+# ----------------------------------------------------------------------------- sim + chrome
+
+
+class SimProc:
+    """bench/_sim_proc.py in a subprocess; `emitted()` / `requests()` read its records over HTTP."""
+
+    def __init__(self, script: str = "", *, default: str = "ok", step_ms: int = 20, toast_ms: int = 1000, port: int = 0):
+        args = [sys.executable, str(BENCH_DIR / "_sim_proc.py"), "--script", script, "--default", default,
+                "--step-ms", str(step_ms), "--toast-ms", str(toast_ms), "--port", str(port)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the sim process did not start")
+        info = json.loads(line)
+        self.base, self.post = info["base"], info["post"]
+
+    def _get(self, path: str):
+        with _NO_PROXY.open(self.base + path, timeout=10) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+
+    def emitted(self) -> list[dict]:
+        return self._get("/__sim/emitted")
+
+    def requests(self) -> list[dict]:
+        return self._get("/__sim/requests")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+class Rig:
+    def __init__(self, script: str = "", **sim_kw):
+        from grok_tui.browser.launcher import launch_chrome
+
+        self.sim = SimProc(script, **sim_kw)
+        try:
+            self.chrome = launch_chrome(self.sim.post)
+        except BaseException:
+            self.sim.close()
+            raise
+        wait_for_page(self.chrome.port)
+
+    @property
+    def port(self) -> int:
+        return self.chrome.port
+
+    def settings(self, **kw):
+        from grok_tui.settings import load_settings
+
+        base = dict(cdp_port=self.chrome.port, tab=TAB, cooldown_s=0.1, next_video_delay_s=0.1,
+                    session_timeout_s=30, tab_wait_s=2)
+        base.update(kw)
+        return load_settings(**base)
+
+    def close(self) -> None:
+        try:
+            self.chrome.close()
+        finally:
+            self.sim.close()
+
+
+def wait_for_page(port: int, timeout: float = 15.0) -> None:
+    """Until the post page's editor exists (the first navigation may still be loading)."""
+    from grok_tui.browser.cdp import BrowserError, CdpSession, discover
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            _, targets = discover(port=port)
+            pages = [t for t in targets if TAB in t.get("url", "")]
+            if pages:
+                s = CdpSession(pages[0])
+                try:
+                    res = s.call("Runtime.evaluate", expression="!!document.querySelector('#generate')", returnByValue=True)
+                    if (res.get("result") or {}).get("value"):
+                        return
+                finally:
+                    s.close()
+        except BrowserError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the sim page did not load in Chromium")
+
+
+def page_session(port: int):
+    """A second, independent CDP session on the post tab (for RTT probes)."""
+    from grok_tui.browser.cdp import CdpSession, discover
+
+    _, targets = discover(port=port)
+    return CdpSession([t for t in targets if TAB in t.get("url", "")][0])
+
+
+def rtt_samples(session, n: int, gap_s: float = 0.0) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        session.call("Runtime.evaluate", expression="1", returnByValue=True)
+        out.append((time.perf_counter() - t0) * 1000.0)
+        if gap_s:
+            time.sleep(gap_s)
+    return out
+
+
+# ----------------------------------------------------------------------------- process figures
+
+
+def clock_ticks() -> int:
+    return os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` (this process only, not its children), in seconds."""
+    with open(f"/proc/{pid}/stat") as fh:
+        data = fh.read()
+    fields = data[data.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / clock_ticks()
+
+
+def status_kb(pid: int | str, key: str) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+# ----------------------------------------------------------------------------- instrumented runner
+
+
+def make_runner_class():
+    from grok_tui.engine.events import ResetRetries, UserCancel
+    from grok_tui.runner import SessionRunner
+
+    class InstrumentedRunner(SessionRunner):
+        """Records when each item reaches the engine; keeps the retry counter low; stops after N attempts."""
+
+        record = True
+        reset_at: int | None = None
+        stop_after: int | None = None  # cancel once this many attempts have resolved
+        on_resolved = None  # callback(attempt_no) after each resolved attempt
+
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.received: list[tuple[float, object]] = []
+            self.clicks: list[tuple[float, int, float | None]] = []  # (time, attempt, due)
+            self._reset_sent = False
+            self._cancel_sent = False
+            self._resolved_seen = 0
+
+        def _process(self, item):
+            t = time.time()
+            if self.record and item is not None:
+                self.received.append((t, item))
+            if isinstance(item, ResetRetries):
+                self._reset_sent = False
+            super()._process(item)
+            eng = self.engine
+            if self.reset_at is not None and not self._reset_sent and eng.session.retry_count >= self.reset_at:
+                self._reset_sent = True
+                self.submit(ResetRetries())
+            a = eng.current
+            if a is not None and a.resolved and a.number > self._resolved_seen:
+                self._resolved_seen = a.number
+                if self.on_resolved is not None:
+                    self.on_resolved(a.number)
+                if self.stop_after is not None and a.number >= self.stop_after and not self._cancel_sent:
+                    self._cancel_sent = True
+                    self.submit(UserCancel("benchmark done"))
+
+        def _spawn_click(self, cmd):
+            self.clicks.append((time.time(), cmd.attempt, None))
+            super()._spawn_click(cmd)
+
+    return InstrumentedRunner
+
+
+def link_class(timed: bool = False):
+    from grok_tui.browser.link import BrowserLink
+
+    if not timed:
+        return BrowserLink
+
+    class TimedLink(BrowserLink):
+        """Records when each event leaves the link (emit) and how long each CDP event handler runs.
+
+        The handlers run one at a time on pychrome's single event thread, so a slow handler
+        (one that makes a blocking CDP call) delays every event queued behind it.
+        """
+
+        HANDLERS = ("_on_request", "_on_response", "_on_data", "_on_finished", "_on_binding",
+                    "_on_frame_navigated", "_on_within_document", "_on_context_created")
+
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.emitted_at: dict[int, float] = {}
+            self.handler_ms: dict[str, list[float]] = {h: [] for h in self.HANDLERS}
+            for h in self.HANDLERS:
+                setattr(self, h, self._timed(h, getattr(self, h)))
+
+        def _timed(self, name, fn):
+            sink = self.handler_ms[name]
+
+            def run(p):
+                t0 = time.perf_counter()
+                try:
+                    return fn(p)
+                finally:
+                    sink.append((time.perf_counter() - t0) * 1000.0)
+
+            return run
+
+        def _emit(self, event):
+            self.emitted_at[id(event)] = time.time()
+            super()._emit(event)
+
+    return TimedLink
+
+
+async def run_session(runner, prompt: str = "a fox running through snow", timeout: float = 600.0) -> None:
+    await runner.attach()
+    runner.start_loop()
+    await runner.start_session(prompt)
+    await asyncio.wait_for(runner.ended.wait(), timeout)
+
+
+def new_runner(settings, timed_link: bool = False, **attrs):
+    from grok_tui.settings import state_dir
+    from grok_tui.store import StateStore
+
+    cls = make_runner_class()
+    runner = cls(settings, StateStore(state_dir()), link_class(timed_link))
+    for k, v in attrs.items():
+        setattr(runner, k, v)
+    return runner

@@ -1,0 +1,196 @@
+"""Detection latency: page signal -> engine, for the network path and the DOM path.
+
+Network path: from the sim's `serverTs` (epoch ms, stamped just before the object is written to
+the stream) of each streamed video object to the moment `SessionRunner._process` receives the
+matching AttemptProgress / VideoModerated / VideoSucceeded with source "network".
+DOM path: from the moderation toast's `data-ts` (the page's Date.now() when it showed the toast;
+read back from the key the link recorded for it, "ts:<data-ts>|<text>") to the moment
+`_process` receives VideoModerated with source "dom". Also reported against the server's emitted
+"moderated" time (dom_vs_server), which includes the page's own stream reading.
+Floor: round-trip time of Runtime.evaluate("1") on a second CdpSession to the same tab, idle
+before the session and sampled every 50 ms during it.
+
+The sim writes every third stream object in two chunks with a deliberate ~20 ms pause inside
+the object ("split" mode, see grok_tui/sim/server.py: split_mode); those objects cannot be
+parsed before the second chunk, so their latency includes that pause. `by_mode` separates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+PATTERN = ["mod@30", "ok", "mod@60", "mod@10", "mod@80"]  # 1 success in 5 attempts
+
+
+def analyse(runner, link, emitted: list[dict]) -> tuple[list[dict], dict]:
+    from grok_tui.browser.observer import classify_toast
+    from grok_tui.engine.events import AttemptProgress, VideoModerated, VideoSucceeded
+    from grok_tui.sim.server import split_mode
+
+    # emitted objects: (videoId, kind, progress) -> (serverTs, split mode)
+    by_video: dict[str, list[dict]] = {}
+    for e in emitted:
+        if e.get("videoId"):
+            by_video.setdefault(e["videoId"], []).append(e)
+    index: dict[tuple, tuple[float, str]] = {}
+    for vid, objs in by_video.items():
+        for i, e in enumerate(objs):  # objects 0 and 1 of a stream are conversation + user
+            index[(vid, e["kind"], e["progress"])] = (e["serverTs"], split_mode(i + 2))
+    moderated_ts = {vid: objs[-1]["serverTs"] for vid, objs in by_video.items() if objs[-1]["kind"] == "moderated"}
+
+    attempt_video: dict[int, str] = {}
+    for _, item in runner.received:
+        if isinstance(item, (VideoModerated, VideoSucceeded)) and item.source == "network" and item.video_id:
+            attempt_video.setdefault(item.attempt, item.video_id)
+
+    net: list[dict] = []
+    dom_recv: dict[int, float] = {}
+    dom_out: dict[int, float | None] = {}
+    unmatched = 0
+    for t, item in runner.received:
+        src = getattr(item, "source", None)
+        if isinstance(item, VideoModerated) and src == "dom":
+            if item.attempt not in dom_recv:
+                dom_recv[item.attempt] = t
+                dom_out[item.attempt] = getattr(link, "emitted_at", {}).get(id(item))
+            continue
+        if src != "network":
+            continue
+        vid = attempt_video.get(getattr(item, "attempt", None))
+        if isinstance(item, AttemptProgress):
+            key = (vid, "progress", item.percent)
+        elif isinstance(item, VideoModerated):
+            key = (vid, "moderated", item.percent)
+        elif isinstance(item, VideoSucceeded):
+            key = (vid, "completed", 100)
+        else:
+            continue
+        hit = index.get(key)
+        if hit is None and key[1] == "progress":  # the completed object also reports progress 100
+            hit = index.get((vid, "completed", item.percent))
+        if hit is None:
+            unmatched += 1
+            C.note(f"unmatched {key} {item}")
+            continue
+        out_at = getattr(link, "emitted_at", {}).get(id(item))
+        net.append({"ms": t * 1000.0 - hit[0], "mode": hit[1], "kind": key[1],
+                    "to_link": None if out_at is None else out_at * 1000.0 - hit[0],
+                    "hop": None if out_at is None else (t - out_at) * 1000.0})
+
+    # toast data-ts per attempt, from the keys the link recorded ("ts:<ms>|<text>" -> attempt)
+    toast_ts: dict[int, float] = {}
+    for key, attempt in list(link._toast_keys.items()):
+        if attempt is None or not key.startswith("ts:") or "|" not in key:
+            continue
+        ts, text = key[3:].split("|", 1)
+        if classify_toast(text) == "moderated":
+            try:
+                toast_ts.setdefault(attempt, float(ts))
+            except ValueError:
+                pass
+    dom = [dom_recv[a] * 1000.0 - toast_ts[a] for a in dom_recv if a in toast_ts]
+    dom_to_link = [dom_out[a] * 1000.0 - toast_ts[a] for a in dom_recv if a in toast_ts and dom_out.get(a)]
+    dom_hop = [(dom_recv[a] - dom_out[a]) * 1000.0 for a in dom_recv if dom_out.get(a)]
+    dom_vs_server = [dom_recv[a] * 1000.0 - moderated_ts[attempt_video[a]]
+                     for a in dom_recv if a in attempt_video and attempt_video[a] in moderated_ts]
+    return net, {"dom": dom, "dom_vs_server": dom_vs_server, "unmatched": unmatched,
+                 "dom_breakdown": {"data_ts_to_link_emit": C.stats(dom_to_link), "link_emit_to_engine": C.stats(dom_hop)}}
+
+
+async def main_async(ns) -> int:
+    C.isolate_state()
+    goal = ns.goal
+    script = ",".join(PATTERN * goal)
+    rig = C.Rig(script, default="ok", step_ms=ns.step_ms, toast_ms=1000)
+    probe = None
+    stop = threading.Event()
+    rtt_during: list[float] = []
+    try:
+        probe = C.page_session(rig.port)
+        rtt_idle = C.rtt_samples(probe, ns.rtt_n)
+
+        def sample() -> None:
+            while not stop.wait(0.05):
+                try:
+                    rtt_during.extend(C.rtt_samples(probe, 1))
+                except Exception:
+                    return
+
+        th = threading.Thread(target=sample, daemon=True)
+        settings = rig.settings(video_goal=goal, max_retries=50, cooldown_s=ns.cooldown, next_video_delay_s=ns.cooldown,
+                                session_timeout_s=30)
+        runner = C.new_runner(settings, timed_link=True, reset_at=40)
+        th.start()
+        t0 = time.time()
+        try:
+            await C.run_session(runner, timeout=ns.timeout)
+        finally:
+            stop.set()
+            th.join(2)
+            emitted = rig.sim.emitted()
+            link = runner.link
+            await runner.close()
+        wall = time.time() - t0
+        net, other = analyse(runner, link, emitted)
+        attempts = runner.engine.attempt_no
+        rtt_p50 = C.pct(rtt_during or rtt_idle, 50)
+        common = {
+            "attempts": attempts,
+            "session_s": C.r(wall, 1),
+            "rtt_p50_ms": C.r(rtt_p50),
+            "rtt_p99_ms": C.r(C.pct(rtt_during or rtt_idle, 99)),
+            "rtt_idle_p50_ms": C.r(C.pct(rtt_idle, 50)),
+            "rtt_n": len(rtt_during),
+        }
+        lat = [x["ms"] for x in net]
+        p50 = C.pct(lat, 50)
+        by_mode = {m: C.stats([x["ms"] for x in net if x["mode"] == m]) for m in ("newline", "joined", "split")}
+        by_kind = {k: C.stats([x["ms"] for x in net if x["kind"] == k]) for k in ("progress", "moderated", "completed")}
+        C.emit({"bench": "detection_latency", "path": "network", **C.stats(lat), **common,
+                "ratio_p50": C.r(p50 / rtt_p50 if p50 is not None and rtt_p50 else None),
+                "unmatched": other["unmatched"], "target_p99_ms": 50,
+                "met": bool(lat) and C.pct(lat, 99) <= 50,
+                "by_mode": by_mode, "by_kind": by_kind,
+                "breakdown": {"serverTs_to_link_emit": C.stats([x["to_link"] for x in net if x["to_link"] is not None]),
+                              "link_emit_to_engine": C.stats([x["hop"] for x in net if x["hop"] is not None])},
+                "cdp_handlers_ms": {h: C.stats(v) for h, v in link.handler_ms.items() if v}})
+        dom = other["dom"]
+        p50 = C.pct(dom, 50)
+        C.emit({"bench": "detection_latency", "path": "dom", "measured_from": "toast data-ts", **C.stats(dom), **common,
+                "ratio_p50": C.r(p50 / rtt_p50 if p50 is not None and rtt_p50 else None),
+                "vs_server_emitted": C.stats(other["dom_vs_server"]), "breakdown": other["dom_breakdown"],
+                "target_p99_ms": 50, "met": bool(dom) and C.pct(dom, 99) <= 50})
+        return 0
+    finally:
+        stop.set()
+        if probe is not None:
+            probe.close()
+        rig.close()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a small run (~15 attempts) for the smoke test")
+    p.add_argument("--goal", type=int, default=None, help="videos per session, 1-50; attempts = 5 x goal (default 50)")
+    p.add_argument("--cooldown", type=float, default=0.1, help="cooldown and next-video delay, s (default 0.1)")
+    p.add_argument("--step-ms", type=int, default=20, help="sim progress step, ms (default 20)")
+    p.add_argument("--rtt-n", type=int, default=None, help="idle RTT samples before the session (default 200)")
+    p.add_argument("--timeout", type=float, default=900.0)
+    ns = p.parse_args()
+    if ns.goal is None:
+        ns.goal = 3 if ns.quick else 50
+    if ns.rtt_n is None:
+        ns.rtt_n = 30 if ns.quick else 200
+    return asyncio.run(main_async(ns))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

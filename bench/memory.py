@@ -1,0 +1,103 @@
+"""Memory over a long session: 1,000 attempts in one session, in this process.
+
+The runner (SessionRunner + BrowserLink + engine) runs in this process; the sim runs in its own
+process and Chromium in its own, so this process's RSS is grok-tui's. Every attempt is a
+`mod@0` (moderated at once); ResetRetries keeps the session going past max_retries; the
+session is cancelled after the last attempt. RSS (VmRSS) is read at the half-way attempt and
+at the end, peak RSS (VmHWM) at the end; the capped collections are checked at both points,
+as are the link's own bookkeeping collections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+
+def sizes(runner) -> dict:
+    link = runner.link
+    out = {
+        "logbook_lines": len(runner.logbook.lines),
+        "attempt_progress": len(runner.engine.session.attempt_progress),
+        "session_logs": len(runner.engine.session.logs),
+        "runner_last_progress": len(runner._last_progress),
+    }
+    if link is not None:
+        out.update({
+            "link_toast_keys": len(link._toast_keys),
+            "link_video_attempt": len(link._video_attempt),
+            "link_store_seen": len(link._store_seen),
+            "link_known_srcs": len(link._known_srcs),
+            "link_streams": len(link._streams),
+            "link_progress_max": len(link._progress_max),
+        })
+    return out
+
+
+async def main_async(ns) -> int:
+    C.isolate_state()
+    rig = C.Rig("", default="mod@0", step_ms=5, toast_ms=500)
+    half = ns.attempts // 2
+    marks: dict[int, dict] = {}
+    try:
+        settings = rig.settings(video_goal=1, max_retries=50, cooldown_s=ns.cooldown, next_video_delay_s=ns.cooldown,
+                                session_timeout_s=30)
+        runner = C.new_runner(settings, reset_at=40, stop_after=ns.attempts, record=False)
+        rss_start = C.status_kb("self", "VmRSS")
+
+        def on_resolved(n: int) -> None:
+            if n in (half, ns.attempts):
+                marks[n] = {"rss_kb": C.status_kb("self", "VmRSS"), "t": time.time(), **sizes(runner)}
+
+        runner.on_resolved = on_resolved
+        t0 = time.time()
+        try:
+            await C.run_session(runner, timeout=ns.timeout)
+        finally:
+            at_end = sizes(runner)
+            await runner.close()
+        wall = time.time() - t0
+    finally:
+        rig.close()
+    gc.collect()
+    hwm = C.status_kb("self", "VmHWM")
+    m_half, m_end = marks.get(half, {}), marks.get(ns.attempts, {})
+    rss_half, rss_end = m_half.get("rss_kb"), m_end.get("rss_kb")
+    growth = (rss_end - rss_half) / 1024.0 if rss_half and rss_end else None
+    capped = (at_end["logbook_lines"] <= 200 and at_end["attempt_progress"] <= 25 and at_end["session_logs"] <= 200)
+    C.emit({
+        "bench": "memory", "n": runner.engine.attempt_no, "attempts": runner.engine.attempt_no,
+        "session_s": C.r(wall, 1), "attempts_per_s": C.r(runner.engine.attempt_no / wall if wall else None),
+        "rss_start_mb": C.r(rss_start / 1024.0), f"rss_at_{half}_mb": C.r(rss_half / 1024.0 if rss_half else None),
+        f"rss_at_{ns.attempts}_mb": C.r(rss_end / 1024.0 if rss_end else None),
+        "rss_half_mb": C.r(rss_half / 1024.0 if rss_half else None), "rss_end_mb": C.r(rss_end / 1024.0 if rss_end else None),
+        "growth_half_to_end_mb": C.r(growth), "peak_rss_mb": C.r(hwm / 1024.0),
+        "sizes_half": {k: v for k, v in m_half.items() if k not in ("rss_kb", "t")},
+        "sizes_end": {k: v for k, v in m_end.items() if k not in ("rss_kb", "t")},
+        "caps_held": capped, "outcome": runner.records[-1].summary.outcome if runner.records else None,
+        "target_peak_mb": 80, "met": hwm / 1024.0 <= 80 and capped and growth is not None and growth < 2.0,
+    })
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="60 attempts, for the smoke test")
+    p.add_argument("--attempts", type=int, default=None, help="attempts in the session (default 1000)")
+    p.add_argument("--cooldown", type=float, default=0.05, help="cooldown, s (default 0.05, the minimum)")
+    p.add_argument("--timeout", type=float, default=1800.0)
+    ns = p.parse_args()
+    if ns.attempts is None:
+        ns.attempts = 60 if ns.quick else 1000
+    return asyncio.run(main_async(ns))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

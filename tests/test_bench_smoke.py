@@ -1,0 +1,114 @@
+"""Smoke test of the benchmarks: each bench/*.py --quick runs, exits 0 and prints sane JSON lines.
+
+No timing assertions (the numbers are for people to read). The five scripts run two at a time
+(each starts its own sim process and headless Chromium) to keep the whole test well under a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup")
+_pool = ThreadPoolExecutor(max_workers=2)
+_runs: dict[str, Future] = {}
+
+
+def _run(name: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick"], capture_output=True,
+                          text=True, timeout=150, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def results():
+    """Start all five at once (two at a time); each test waits for its own."""
+    for name in SCRIPTS:
+        _runs.setdefault(name, _pool.submit(_run, name))
+    return _runs
+
+
+def lines_of(results, name: str) -> list[dict]:
+    proc = results[name].result()
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}\n{proc.stderr[-3000:]}"
+    out = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert out, f"{name} printed nothing"
+    for obj in out:
+        assert obj["bench"] == name
+        assert isinstance(obj["n"], int) and obj["n"] > 0, obj
+    return out
+
+
+def num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_dist(obj: dict, prefix: str = "") -> None:
+    p50, p99, mx = obj[f"{prefix}p50_ms"], obj[f"{prefix}p99_ms"], obj[f"{prefix}max_ms"]
+    assert all(num(v) for v in (p50, p99, mx)), obj
+    assert p50 <= p99 + 1e-6 and p99 <= mx + 1e-6, obj
+
+
+def test_detection_latency(results):
+    out = lines_of(results, "detection_latency")
+    assert {o["path"] for o in out} == {"network", "dom"}
+    for o in out:
+        check_dist(o)
+        assert o["p50_ms"] >= 0  # page, server and engine share the machine's clock
+        for key in ("rtt_p50_ms", "ratio_p50", "attempts"):
+            assert num(o[key]) and o[key] > 0, (key, o)
+        assert isinstance(o["met"], bool)
+    net = next(o for o in out if o["path"] == "network")
+    assert net["unmatched"] == 0
+    assert set(net["by_mode"]) == {"newline", "joined", "split"}
+    assert net["breakdown"]["serverTs_to_link_emit"]["n"] > 0
+
+
+def test_pacing(results):
+    [o] = lines_of(results, "pacing")
+    check_dist(o)
+    check_dist(o["vs_server"])
+    check_dist(o["click"])
+    assert o["requests_match_attempts"] is True
+    assert o["n"] >= 5 and o["cooldown_s"] > 0
+
+
+def test_cpu(results):
+    out = lines_of(results, "cpu")
+    scenarios = {o["scenario"]: o for o in out}
+    expected = {"idle_attached", "idle_session", "active"}
+    if (ROOT / "grok_tui" / "ui" / "app.py").exists():
+        expected |= {"app_idle", "app_active"}
+    assert expected <= set(scenarios), scenarios
+    for o in out:
+        assert num(o["cpu_pct"]) and 0 <= o["cpu_pct"] < 400, o
+        assert num(o["window_s"]) and o["window_s"] > 0
+    assert scenarios["active"]["sim_requests_total"] > 0
+
+
+def test_memory(results):
+    [o] = lines_of(results, "memory")
+    assert o["attempts"] >= 10
+    for key in ("peak_rss_mb", "rss_half_mb", "rss_end_mb", "rss_start_mb"):
+        assert num(o[key]) and 5 < o[key] < 2000, (key, o)
+    assert o["caps_held"] is True
+    end = o["sizes_end"]
+    assert end["logbook_lines"] <= 200 and end["attempt_progress"] <= 25 and end["session_logs"] <= 200
+
+
+def test_startup(results):
+    out = lines_of(results, "startup")
+    whats = {o["what"]: o for o in out}
+    head = whats["headless_attached"]
+    assert num(head["p50_ms"]) and 0 < head["p50_ms"] <= head["max_ms"]
+    assert all(num(v) for v in head["breakdown_p50_ms"].values())
+    if (ROOT / "grok_tui" / "ui" / "app.py").exists():
+        tm, rt = whats["app_tmux"], whats["app_run_test"]
+        assert num(tm["first_render_p50_ms"]) and num(tm["attached_p50_ms"])
+        assert num(rt["first_pause_p50_ms"]) and rt["first_pause_p50_ms"] > 0
