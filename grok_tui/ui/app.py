@@ -33,6 +33,7 @@ from .widgets import AttemptsTable, HeaderBar, LogPane, PromptPane, SessionPane
 __all__ = ["GrokApp", "ThemeError"]
 
 TICK_S = 0.25
+VIEW_COALESCE_S = 0.05
 
 
 class GrokApp(App):
@@ -95,6 +96,7 @@ class GrokApp(App):
         self.last_title = ""
         self.last_outcome: str | None = None
         self.last_export: tuple[Any, Any] | None = None
+        self._view_pending = False
         runner.listener = self._forward
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
@@ -222,6 +224,16 @@ class GrokApp(App):
         except Exception:  # not mounted (yet / any more)
             return
 
+    def schedule_view(self) -> None:
+        """Coalesce: a burst of notifications (progress, logs, phase) repaints once, at most 20 times a second."""
+        if not self._view_pending:
+            self._view_pending = True
+            self.set_timer(VIEW_COALESCE_S, self._flush_view)
+
+    def _flush_view(self) -> None:
+        self._view_pending = False
+        self.refresh_view()
+
     def _tick(self) -> None:
         """Reformat the countdowns; nothing is polled."""
         try:
@@ -232,14 +244,14 @@ class GrokApp(App):
     @on(m.RunnerLog)
     def _on_log(self, msg: m.RunnerLog) -> None:
         self.query_one(LogPane).add(msg.line)
-        self.refresh_view()  # every engine change logs a line (auto-retry, reset, ...)
+        self.schedule_view()  # every engine change logs a line (auto-retry, reset, ...)
 
     @on(m.TitleChanged)
     def _on_title(self, msg: m.TitleChanged) -> None:
         self.last_title = msg.text
         self.sub_title = msg.text
         self._write_terminal_title(f"grok-tui {msg.text}")
-        self.refresh_view()
+        self.schedule_view()
 
     @on(m.ActionRefused)
     def _on_refused(self, msg: m.ActionRefused) -> None:
@@ -251,13 +263,13 @@ class GrokApp(App):
         if msg.change == "started" and msg.record.get("attempt") == 1:
             table.reset()
         table.upsert(msg.record)
-        self.refresh_view()
+        self.schedule_view()
 
     @on(m.PhaseUpdated)
     def _on_phase(self, msg: m.PhaseUpdated) -> None:
         if msg.phase == Phase.CLICKING and self.runner.engine.attempt_no == 1:
             self.last_outcome = None
-        self.refresh_view()
+        self.schedule_view()
 
     @on(m.LinkStatus)
     def _on_link(self, msg: m.LinkStatus) -> None:
@@ -265,12 +277,12 @@ class GrokApp(App):
         if msg.info is not None:
             self.link_info = msg.info
             self.tab_identity = getattr(msg.info, "identity", self.tab_identity)
-        self.refresh_view()
+        self.schedule_view()
 
     @on(m.TabIdentityChanged)
     def _on_tab(self, msg: m.TabIdentityChanged) -> None:
         self.tab_identity = msg.identity
-        self.refresh_view()
+        self.schedule_view()
 
     @on(m.SessionFinished)
     def _on_finished(self, msg: m.SessionFinished) -> None:

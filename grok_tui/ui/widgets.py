@@ -80,25 +80,32 @@ class SessionPane(Vertical):
     def show(self, engine: Any, now: float) -> None:
         self.show_clock(engine, now)
         label, pct = attempt_markup(engine)
-        self.query_one("#attempt-label", Label).update(label)
-        bar = self.query_one("#attempt-bar", ProgressBar)
-        bar.update(total=100, progress=pct or 0)
         s, p = engine.session, engine.persistent
+        self._set("#attempt-label", label)
+        self._set("#videos-count", f"{s.videos_generated} / {p.video_goal}")
+        self._set("#counters", "\n".join(counters_markup(engine)))
+        bar = self.query_one("#attempt-bar", ProgressBar)
+        if (bar.total, bar.progress) != (100, pct or 0):
+            bar.update(total=100, progress=pct or 0)
         vbar = self.query_one("#videos-bar", ProgressBar)
-        vbar.update(total=p.video_goal, progress=min(s.videos_generated, p.video_goal))
-        self.query_one("#videos-count", Label).update(f"{s.videos_generated} / {p.video_goal}")
-        self.query_one("#counters", Static).update("\n".join(counters_markup(engine)))
+        want = (p.video_goal, min(s.videos_generated, p.video_goal))
+        if (vbar.total, vbar.progress) != want:
+            vbar.update(total=want[0], progress=want[1])
         self.set_class(engine.phase.value == "ended", "ended")
+
+    def _set(self, selector: str, text: str) -> None:
+        """Update a Label/Static only when its text changed (an update costs a layout pass)."""
+        if self._clock_text.get(selector) != text:
+            self.query_one(selector).update(text)
+            self._clock_text[selector] = text  # only once it is on screen
 
     def show_clock(self, engine: Any, now: float) -> None:
         """Only the lines that carry a countdown (cheap: called by the 0.25 s timer).
 
         A line is repainted only when its text changed, so an idle screen costs nothing.
         """
-        for selector, markup in (("#status", status_markup(engine, now)), ("#next", next_markup(engine, now))):
-            if self._clock_text.get(selector) != markup:
-                self._clock_text[selector] = markup
-                self.query_one(selector, Static).update(markup)
+        self._set("#status", status_markup(engine, now))
+        self._set("#next", next_markup(engine, now))
 
 
 class PromptPane(Static):
@@ -112,6 +119,10 @@ class AttemptsTable(DataTable):
     """One row per attempt of the current session, newest visible."""
 
     COLUMNS = ("#", "started", "outcome", "max %", "layer", "took", "video")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: dict[str, list[Any]] = {}  # the cells on screen, by row key
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -132,15 +143,20 @@ class AttemptsTable(DataTable):
         key = str(rec.get("attempt"))
         cells = self._cells(rec)
         if key in self.rows:
-            for name, value in zip(self.COLUMNS, cells):
-                self.update_cell(key, name, value, update_width=True)
+            old = self._shown.get(key, [])
+            for i, (name, value) in enumerate(zip(self.COLUMNS, cells)):
+                if i >= len(old) or str(old[i]) != str(value):  # only what changed
+                    self.update_cell(key, name, value, update_width=True)
+            self._shown[key] = cells
         else:
+            self._shown[key] = cells
             self.add_row(*cells, key=key)
             self.move_cursor(row=self.row_count - 1)
             self.scroll_end(animate=False)
 
     def reset(self, records: list[dict] | None = None) -> None:
         self.clear()
+        self._shown.clear()
         for rec in records or []:
             self.upsert(rec)
 
