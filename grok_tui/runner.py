@@ -321,7 +321,7 @@ class SessionRunner:
         if isinstance(event, AttemptProgress) and not a.resolved and a.number == before[0]:
             pct = int(a.max_progress)
             if self._last_progress.get(a.number) != pct:
-                self._last_progress[a.number] = pct
+                self._last_progress = {a.number: pct}  # only the attempt in flight matters
                 self.listener(AttemptUpdate("progress", a.to_dict()))
 
     def _execute(self, commands: list) -> None:

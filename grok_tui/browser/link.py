@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 
 import base64
+import functools
+from concurrent.futures import ThreadPoolExecutor
 import json
 import re
 import threading
@@ -217,6 +219,13 @@ _JS_WAIT_FOR = """(sels, ms) => new Promise((done) => {
 })"""
 
 
+def _logged(fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.debug("link follow-up %s failed", getattr(fn, "__name__", fn), exc_info=True)
+
+
 def _js_call(fn: str, *args) -> str:
     return f"({fn})({', '.join(json.dumps(a) for a in args)})"
 
@@ -277,7 +286,10 @@ class BrowserLink:
         # dom de-dup
         self._toast_keys: OrderedDict[str, int | None] = OrderedDict()
         self._known_srcs: set[str] = set()
-        self._store_seen: set[str] = set()
+        self._store_seen: OrderedDict[str, None] = OrderedDict()
+        # Follow-up CDP calls (identity after a route change, the whole-body cross-check) run
+        # here, not on pychrome's single event thread, where they would hold up the stream.
+        self._slow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grok-tui-link")
         self._last_post_id: str | None = None
         self._last_path: str | None = None
 
@@ -547,6 +559,15 @@ class BrowserLink:
             st = self._streams.pop(rid, None)
         if st is None or (st.status is not None and st.status >= 400):
             return
+        self._later(self._cross_check, rid, st)
+
+    def _later(self, fn, *args) -> None:
+        try:
+            self._slow.submit(_logged, fn, *args)
+        except RuntimeError:  # shut down
+            pass
+
+    def _cross_check(self, rid: str, st: "_GenStream") -> None:
         # Cross-check with the whole body: catches anything the live feed missed (no duplicates:
         # the tracker counts each videoId once).
         try:
@@ -637,7 +658,7 @@ class BrowserLink:
         elif kind == "mediaStore":
             self._on_store(sig["entries"])
         elif kind == "route":
-            self._route(sig["path"], from_page=True)
+            self._later(functools.partial(self._route, sig["path"], from_page=True))
         elif kind == "ready":
             log.debug("observer ready in document %s", sig["docId"])
 
@@ -679,7 +700,9 @@ class BrowserLink:
             with self._state:
                 if key in self._store_seen:
                     continue
-                self._store_seen.add(key)
+                self._store_seen[key] = None
+                if len(self._store_seen) > MAX_KEYS:
+                    self._store_seen.popitem(last=False)
                 vid = e.get("videoId")
                 attempt = self._video_attempt.get(vid, self._attempt) if vid else self._attempt
             if silent or attempt is None:
@@ -716,7 +739,7 @@ class BrowserLink:
             return
         url = p.get("url")
         if isinstance(url, str):
-            self._route(url)
+            self._later(self._route, url)
 
     def _on_frame_navigated(self, p: dict) -> None:
         frame = p.get("frame") or {}
@@ -726,7 +749,7 @@ class BrowserLink:
             self._main_frame = frame["id"]
         url = frame.get("url")
         if isinstance(url, str):
-            self._route(url)
+            self._later(self._route, url)
         self._install()
 
     def _on_contexts_cleared(self, p: dict) -> None:
