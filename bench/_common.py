@@ -105,13 +105,9 @@ class SimProc:
         return self._get("/__sim/requests")
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        from grok_tui.browser.launcher import stop_process
+
+        stop_process(self.proc)
 
 
 class Rig:

@@ -58,9 +58,18 @@ def page_session(r) -> CdpSession:
     return CdpSession([t for t in targets if "/imagine/" in t["url"]][0])
 
 
-async def run(r, watcher, prompt="a fox", **kw):
+async def run(r, watcher, prompt="a fox", links=None, **kw):
+    """The headless run; `links` (a list), when given, receives the BrowserLink the run creates."""
+    from grok_tui.browser.link import BrowserLink
+
+    def factory(**link_kw):
+        link = BrowserLink(**link_kw)
+        if links is not None:
+            links.append(link)
+        return link
+
     store = StateStore(state_dir())
-    rc = await run_headless(r.settings(**kw), store, prompt, watcher)
+    rc = await run_headless(r.settings(**kw), store, prompt, watcher, link_factory=factory)
     return rc, watcher.lines(), store
 
 
@@ -150,28 +159,15 @@ async def test_navigation_away_ends_session_cleanly(rig):
 
 async def test_websocket_drop_reconnects_and_session_continues(rig):
     r = rig("mod@40,ok,ok", step_ms=40)
-    holder = {}
+    links = []
 
     def drop_socket():
-        link = holder["runner"].link
-        ws = link._session._tab._ws  # the real WebSocket of the link; the tab stays open
+        ws = links[0]._session._tab._ws  # the real WebSocket of the link; the tab stays open
         ws.sock.close() if ws.sock else ws.close()
 
     w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, drop_socket)
-
-    from grok_tui import runner as runner_mod
-
-    orig = runner_mod.SessionRunner.start_loop
-
-    def spy(self):
-        holder["runner"] = self
-        return orig(self)
-
-    runner_mod.SessionRunner.start_loop = spy
-    try:
-        rc, lines, _ = await run(r, w, video_goal=2, cooldown_s=1.5, tab_wait_s=10)
-    finally:
-        runner_mod.SessionRunner.start_loop = orig
+    rc, lines, _ = await run(r, w, links=links, video_goal=2, cooldown_s=1.5, tab_wait_s=10)
+    assert len(links) == 1  # re-attached on the same link
     s = last_summary(lines)
     assert w.fired
     assert any(l["event"] == "disconnected" for l in lines)

@@ -49,26 +49,16 @@ async def test_binding_flood_is_dropped_and_session_resolves():
             done.set()
 
     w = Watcher(lambda o: o["event"] == "progress" and o["attempt"] == 1 and o["percent"] >= 10, flood)
-    holder = {}
-    from grok_tui import runner as runner_mod
-
-    orig = runner_mod.SessionRunner.start_loop
-
-    def spy(self):
-        holder["link"] = self.link
-        return orig(self)
-
-    runner_mod.SessionRunner.start_loop = spy
+    links = []
     try:
-        rc, lines, store = await run(rig, w, max_retries=3, cooldown_s=1.0, session_timeout_s=60)
+        rc, lines, store = await run(rig, w, links=links, max_retries=3, cooldown_s=1.0, session_timeout_s=60)
     finally:
-        runner_mod.SessionRunner.start_loop = orig
         rig.close()
     assert done.wait(60)
     s = last_summary(lines)
     assert rc == 0
     assert (s["outcome"], s["creditsUsed"], s["layer2Failures"], s["completedVideos"]) == ("success", 2, 1, 1)
-    gate = holder["link"].gate
+    gate = links[0].gate
     assert gate.received >= 100_000
     assert gate.dropped >= 99_000
     # nothing from the flood reached the engine as an event: only real outcomes counted

@@ -93,6 +93,17 @@ def wait_for_devtools(host: str, port: int, timeout: float = 15.0, proc: subproc
         time.sleep(0.05)
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """Terminate, and kill if it has not ended within `grace` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=grace)
+
+
 @dataclass
 class ChromeProcess:
     """A running browser we started. `close()` ends it and removes a temporary profile."""
@@ -115,13 +126,7 @@ class ChromeProcess:
             self.proc.wait(timeout=10)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
         if self.temporary:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
 
