@@ -335,3 +335,24 @@ async def test_tab_picker_attaches_to_the_chosen_tab(env, site, chrome):
         await pilot.press("s")
         await wait_until(pilot, lambda: app.last_outcome == "success", what="a session on the chosen tab")
         assert [r["prompt"] for r in site.requests] == [PROMPT]
+
+
+async def test_chrome_killed_app_stays_up_and_says_so(env, site, chrome):
+    site.set_script("ok/200,ok")  # 200 ms progress steps: the kill lands inside the first attempt
+    app = make_app(env, chrome, video_goal=2, max_retries=1, tab_wait_s=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(site.requests) == 1, what="the first click")
+        chrome.kill()
+        await wait_until(pilot, lambda: app.last_outcome == "cancelled", timeout=30, what="the session to end")
+        assert app.is_running
+        assert not app.runner.attached
+        assert "not attached" in text_of(app, "#conn-line1") or "lost" in text_of(app, "#conn-line1")
+        assert any("Session cancelled" in n.title for n in app._notifications)
+        [rec] = StateStore(env / "state").history()
+        assert rec["outcome"] == "cancelled" and rec["reason"].startswith("browser lost")
+        # the app still answers keys: starting now is refused with a notice, not a crash
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(notes(app, "warning")) >= 1, what="a refusal")
+        await pilot.press("q")
