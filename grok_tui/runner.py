@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import typing
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +23,14 @@ from .engine.events import (
     BrowserLost,
     ClickFailed,
     ClickMakeVideo,
+    Event,
     LogLine,
     Refused,
-    RouteChanged,
     SessionEnded,
     SessionSummary,
     SetTitle,
     StartSession,
     UserCancel,
-    VideoModerated,
-    VideoSucceeded,
 )
 from .redact import redact
 from .settings import Settings
@@ -453,26 +452,11 @@ def _quietly(fn: Callable, *args: Any) -> None:
         pass
 
 
-_ENGINE_EVENT_NAMES = {
-    "StartSession",
-    "ClickSent",
-    "ClickFailed",
-    "AttemptProgress",
-    "VideoSucceeded",
-    "VideoModerated",
-    "RateLimited",
-    "UserCancel",
-    "BrowserLost",
-    "ResetRetries",
-    "RetryNow",
-    "SetAutoRetry",
-    "Configure",
-    "RouteChanged",
-}
+_ENGINE_EVENTS = typing.get_args(Event)
 
 
 def _is_engine_event(obj: object) -> bool:
-    return type(obj).__module__ == "grok_tui.engine.events" and type(obj).__name__ in _ENGINE_EVENT_NAMES
+    return isinstance(obj, _ENGINE_EVENTS)
 
 
 def summary_line(summary: SessionSummary) -> str:
@@ -485,8 +469,4 @@ __all__ = [
     "PhaseChanged",
     "SessionRecorded",
     "SessionRunner",
-    "UserCancel",
-    "RouteChanged",
-    "VideoModerated",
-    "VideoSucceeded",
 ]

@@ -83,8 +83,6 @@ def test_no_matching_tab():
 def test_several_matching_tabs_take_first_and_say_so():
     rig = make_rig("ok")
     try:
-        from grok_tui.browser.cdp import _get_json  # noqa: F401
-
         import urllib.request
 
         req = urllib.request.Request(

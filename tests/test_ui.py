@@ -21,7 +21,7 @@ from grok_tui.store import StateStore
 from grok_tui.ui.app import GrokApp
 from grok_tui.ui.commands import GrokCommands
 from grok_tui.ui.modals import HelpScreen, SettingsScreen, TabsScreen
-from grok_tui.ui.widgets import AttemptsTable, LogPane, SessionPane
+from grok_tui.ui.widgets import AttemptsTable, LogPane
 
 PROMPT = "a red fox running through snow, slow motion, cinematic"
 SIZE = (110, 34)
@@ -75,6 +75,11 @@ async def wait_until(pilot, cond, timeout: float = 20.0, what: str = "condition"
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def shows(pilot, app, selector: str, needle: str) -> None:
+    """Wait for the screen to show `needle` (repaints are coalesced to one per 50 ms)."""
+    await wait_until(pilot, lambda: needle in text_of(app, selector), what=f"{needle!r} in {selector}")
+
+
 def text_of(app, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
@@ -99,7 +104,8 @@ async def test_session_fills_table_and_shows_summary(env, site, chrome):
     app = make_app(env, chrome, video_goal=2, max_retries=3)
     async with app.run_test(size=SIZE) as pilot:
         await attached(pilot, app)
-        assert "attached" in text_of(app, "#conn-line1") and "Chrome 156" in text_of(app, "#conn-line1")
+        await shows(pilot, app, "#conn-line1", "● attached")
+        assert "Chrome 156" in text_of(app, "#conn-line1")
         assert "IDLE" in text_of(app, "#status")
         await pilot.press("s")
         await wait_until(pilot, lambda: app.last_outcome is not None, what="the session's end")
@@ -140,8 +146,8 @@ async def test_cancel_mid_session(env, site, chrome):
             lambda: app.runner.engine.current is not None and app.runner.engine.current.max_progress > 0,
             what="progress",
         )
-        assert "RUNNING" in text_of(app, "#status")
-        assert "timeout in" in text_of(app, "#next")
+        await shows(pilot, app, "#status", "RUNNING")
+        await shows(pilot, app, "#next", "timeout in")
         names = palette(app)
         assert "session: cancel" in names and "session: start" not in names
         await pilot.press("c")
@@ -163,7 +169,7 @@ async def test_reset_retries_and_refusals(env, site, chrome):
 
         await pilot.press("s")
         await wait_until(pilot, lambda: app.runner.engine.session.retry_count == 1, what="the retry")
-        assert "retries  1 / 3" in text_of(app, "#counters")
+        await shows(pilot, app, "#counters", "retries  1 / 3")
         await pilot.press("s")  # running: refused
         await wait_until(pilot, lambda: any("already running" in n for n in notes(app, "warning")), what="refusal")
         await pilot.press("r")
