@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +18,7 @@ from ..redact import redact
 from ..settings import data_dir
 
 PREFIX = "grok-tui-session-"
-# grok_tui.redact turns "Authorization: Bearer <token>" into "Authorization: [redacted] <token>"
-# (the header rule eats "Bearer" first); scrub bearer/basic credentials before it runs.
-_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 
-
-def scrub(text: str) -> str:
-    """grok_tui.redact.redact, with bearer/basic credentials removed first."""
-    return redact(_CREDENTIAL.sub(lambda m: f"{m.group(1)} [redacted]", text)) if text else text
 OUTCOME_MARKS = {
     "success": "✔ success",
     "moderated": "✖ moderated",
@@ -117,7 +109,7 @@ def _open_new(path: Path) -> int:
 
 def _redact_obj(obj: Any) -> Any:
     if isinstance(obj, str):
-        return scrub(obj)
+        return redact(obj)
     if isinstance(obj, dict):
         return {k: _redact_obj(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -171,7 +163,7 @@ def render_text(data: SessionExport, exported_at: float) -> str:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     lines += ["", f"Log ({len(data.log_lines)} lines)"]
     lines += data.log_lines
-    return "\n".join(scrub(line) for line in lines) + "\n"
+    return "\n".join(redact(line) for line in lines) + "\n"
 
 
 def write_export(data: SessionExport, directory: Path | str, *, now: float | None = None) -> tuple[Path, Path]:
