@@ -8,9 +8,11 @@ headless Chromium on a fresh profile. State and config go to a temporary directo
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,7 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def isolate_state() -> str:
     """Point grok-tui's state/config at a temporary directory (this process and its children)."""
     tmp = tempfile.mkdtemp(prefix="grok-tui-bench-")
+    atexit.register(shutil.rmtree, tmp, True)  # removed when the benchmark ends
     os.environ["GROK_TUI_STATE_DIR"] = os.path.join(tmp, "state")
     os.environ["GROK_TUI_CONFIG_FILE"] = os.path.join(tmp, "config.toml")
     os.environ["XDG_DATA_HOME"] = os.path.join(tmp, "data")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -104,6 +105,38 @@ def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
             proc.wait(timeout=grace)
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies, which cannot write, do not count)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+def _end_group(pgid: int, grace: float = 2.0) -> None:
+    """SIGKILL what is left of a process group we started (start_new_session=True)."""
+    if not hasattr(os, "killpg"):
+        return
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 @dataclass
 class ChromeProcess:
     """A running browser we started. `close()` ends it and removes a temporary profile."""
@@ -127,8 +160,15 @@ class ChromeProcess:
 
     def close(self) -> None:
         stop_process(self.proc)
+        # Chromium's helpers (zygote, renderers, crashpad) outlive the main process for a
+        # moment and write into the profile; end the whole group before removing it.
+        _end_group(self.proc.pid)
         if self.temporary:
-            shutil.rmtree(self.profile_dir, ignore_errors=True)
+            for _ in range(20):
+                shutil.rmtree(self.profile_dir, ignore_errors=True)
+                if not os.path.exists(self.profile_dir):
+                    break
+                time.sleep(0.05)
 
     def __enter__(self) -> "ChromeProcess":
         return self
