@@ -95,8 +95,11 @@ class SessionPane(Vertical):
 
     def _set(self, selector: str, text: str) -> None:
         """Update a Label/Static only when its text changed (an update costs a layout pass)."""
-        if self._clock_text.get(selector) != text:
-            self.query_one(selector).update(text)
+        old = self._clock_text.get(selector)
+        if old != text:
+            # Same shape (length, line count): repaint without a layout pass, the costly part.
+            same_shape = old is not None and len(old) == len(text) and old.count("\n") == text.count("\n")
+            self.query_one(selector).update(text, layout=not same_shape)
             self._clock_text[selector] = text  # only once it is on screen
 
     def show_clock(self, engine: Any, now: float) -> None:
