@@ -94,6 +94,14 @@ function __read(el) {
   var t = (el.innerText || "").replace(/\u00a0/g, " ");
   return t;
 }
+function __selectAll(el) {
+  if (__isText(el)) { el.select(); return; }
+  var r = document.createRange();
+  r.selectNodeContents(el);
+  var s = window.getSelection();
+  s.removeAllRanges();
+  s.addRange(r);
+}
 """
 
 _JS_PREPARE_EDITOR = r"""(function (sels) {
@@ -102,15 +110,7 @@ _JS_PREPARE_EDITOR = r"""(function (sels) {
   if (!el) return { found: false };
   try { el.scrollIntoView({ block: "center", inline: "nearest" }); } catch (e) {}
   el.focus();
-  if (__isText(el)) {
-    el.select();
-  } else {
-    var r = document.createRange();
-    r.selectNodeContents(el);
-    var s = window.getSelection();
-    s.removeAllRanges();
-    s.addRange(r);
-  }
+  __selectAll(el);
   return { found: true, kind: __isText(el) ? "textarea" : "editable",
            focused: document.activeElement === el || el.contains(document.activeElement) };
 })""" % _JS_HELPERS
@@ -134,11 +134,7 @@ _JS_SET_VALUE = r"""(function (sels, text) {
     Object.getOwnPropertyDescriptor(proto, "value").set.call(el, text);
     el.dispatchEvent(new Event("input", { bubbles: true }));
   } else {
-    var r = document.createRange();
-    r.selectNodeContents(el);
-    var s = window.getSelection();
-    s.removeAllRanges();
-    s.addRange(r);
+    __selectAll(el);
     if (text) document.execCommand("insertText", false, text); else document.execCommand("delete");
   }
   return true;
