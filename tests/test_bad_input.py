@@ -138,11 +138,14 @@ def test_malformed_config_file():
 def test_flag_beats_env_beats_file():
     from grok_tui.settings import load_settings
 
-    Path(os.environ["GROK_TUI_CONFIG_FILE"]).write_text("max_retries = 7\nvideo_goal = 4\ncooldown_s = 2.5\n")
+    Path(os.environ["GROK_TUI_CONFIG_FILE"]).write_text(
+        'max_retries = 7\nvideo_goal = 4\ncooldown_s = 2.5\ntheme = "grok-light"\n\n[keymap]\nstart = "f5"\n'
+    )
     os.environ["GROK_TUI_MAX_RETRIES"] = "9"
     try:
         s = load_settings(max_retries=11)
         assert (s.max_retries, s.video_goal, s.cooldown_s) == (11, 4, 2.5)
+        assert (s.theme, s.keymap) == ("grok-light", {"start": "f5"})
         s = load_settings()
         assert s.max_retries == 9
     finally:
