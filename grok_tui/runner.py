@@ -198,12 +198,14 @@ class SessionRunner:
         if self._queue is None:
             self._queue = asyncio.Queue()
         # A re-attach reuses the link: it keeps the attempt in flight and what it has already seen.
+        extra = {"selectors": self.settings.selectors} if self.settings.selectors else {}
         link = self.link or self.link_factory(
             host=self.settings.cdp_host,
             port=self.settings.cdp_port,
             tab_match=self.settings.tab,
             emit=self._emit_from_link,
             clock=self.clock,
+            **extra,
         )
         self.link = link
         info = await (asyncio.to_thread(link.attach, target_id) if target_id else asyncio.to_thread(link.attach))

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     """Where exported logs go (default: the XDG data dir's exports folder)."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Key bindings to remap: binding id -> keys, e.g. {start = "f5"}."""
+    selectors: dict[str, str | list[str]] = Field(default_factory=dict)
+    """Page selectors to override when Grok changes its markup, e.g. {generate = ['button[aria-label="Make video"]']}."""
+
+    @field_validator("selectors")
+    @classmethod
+    def _known_selectors(cls, v: dict) -> dict:
+        from .browser.observer import DEFAULT_SELECTORS
+
+        unknown = sorted(set(v) - set(DEFAULT_SELECTORS))
+        if unknown:
+            raise ValueError(f"unknown selector name(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_SELECTORS)}")
+        return v
 
     @field_validator("cdp_host")
     @classmethod

@@ -186,3 +186,23 @@ def test_cli_contract_exit_codes_and_last_line(rigs, tmp_path):
     s = summary_of(lines)
     assert (s["outcome"], s["completedVideos"]) == ("cancelled", 1)
     assert "Traceback" not in p.stderr
+
+
+async def test_selectors_from_settings_override_the_defaults(rigs):
+    rig = rigs("ok")
+    # the generate button named explicitly: the session works
+    rc, lines, _ = await run_session(rig, "a fox", selectors={"generate": ['button[aria-label="Make video"]']})
+    assert rc == 0
+    # a prompt selector that matches nothing: the override is used, the attempt cannot start
+    rc, lines, store = await run_session(rig, "a fox", selectors={"prompt": ["textarea#no-such-editor"]})
+    assert rc == 2
+    assert "no prompt editor" in store.history()[-1]["reason"]
+    assert len(rig.site.requests) == 1
+
+
+def test_unknown_selector_name_is_one_sentence():
+    from grok_tui.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError) as err:
+        load_settings(selectors={"makeButton": "button"})
+    assert "unknown selector name(s) makeButton" in str(err.value) and "generate" in str(err.value)
