@@ -65,13 +65,9 @@ def window(pid: int, seconds: float) -> tuple[float, float]:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    from grok_tui.browser.launcher import stop_process
+
+    stop_process(proc, grace=10)
 
 
 def headless(port: int, extra_env: dict, *args: str) -> subprocess.Popen:

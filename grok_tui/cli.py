@@ -213,6 +213,7 @@ class JsonPrinter:
     def __init__(self, stream=None) -> None:
         self.stream = stream or sys.stdout
         self.refused: list[str] = []
+        self.refused_event = asyncio.Event()  # set on the first refusal (the run cannot start)
         self.done = False
 
     def emit(self, obj: dict) -> None:
@@ -252,6 +253,7 @@ class JsonPrinter:
                 self.emit({"event": "disconnected", "reason": n.detail})
         elif isinstance(n, Refused):
             self.refused.append(n.message)
+            self.refused_event.set()
             self.emit({"event": "refused", "message": n.message})
         elif isinstance(n, SessionEnded):
             self.emit({"event": "summary", **n.summary.to_dict()})
@@ -312,14 +314,14 @@ async def run_headless(settings, store, prompt: str | None, printer: JsonPrinter
     try:
         await runner.start_session(prompt)
         # The start is refused at once (empty prompt) or the session runs to its summary.
-        while not runner.ended.is_set():
-            if printer.refused:
-                print(f"grok-tui: {printer.refused[0]}", file=sys.stderr)
-                return EXIT_CANNOT_START
-            try:
-                await asyncio.wait_for(runner.ended.wait(), 0.2)
-            except (asyncio.TimeoutError, TimeoutError):
-                pass
+        ended = asyncio.create_task(runner.ended.wait())
+        refused = asyncio.create_task(printer.refused_event.wait())
+        await asyncio.wait({ended, refused}, return_when=asyncio.FIRST_COMPLETED)
+        ended.cancel()
+        refused.cancel()
+        if not runner.ended.is_set():
+            print(f"grok-tui: {printer.refused[0]}", file=sys.stderr)
+            return EXIT_CANNOT_START
         summary = runner.records[-1].summary
         return OUTCOME_EXIT[summary.outcome]
     finally:

@@ -194,7 +194,8 @@ def describe_error(exc: ValidationError) -> str:
         return f"{name} (flag {flag_of(name)}, env {env}) must be {want}{_field_range(name)}, not {value!r}."
     if kind == "bool_parsing":
         return f"{name} (env {env}) must be true or false, not {value!r}."
-    return f"{name} (env {env}) is not valid: {err.get('msg', 'bad value')} (got {value!r})."
+    msg = str(err.get("msg", "bad value")).removeprefix("Value error, ")
+    return f"{name} (env {env}) is not valid: {msg} (got {value!r})."
 
 
 def load_settings(**overrides: Any) -> Settings:
