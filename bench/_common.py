@@ -273,15 +273,27 @@ def link_class(timed: bool = False):
         (one that makes a blocking CDP call) delays every event queued behind it.
         """
 
-        HANDLERS = ("_on_request", "_on_response", "_on_data", "_on_finished", "_on_binding",
-                    "_on_frame_navigated", "_on_within_document", "_on_context_created")
+        HANDLERS = {
+            "network": ("_on_request", "_on_response", "_on_data", "_on_finished"),
+            "dom": ("_on_binding",),
+            "page": ("_on_frame_navigated", "_on_within_document", "_on_context_created"),
+        }
 
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
             self.emitted_at: dict[int, float] = {}
-            self.handler_ms: dict[str, list[float]] = {h: [] for h in self.HANDLERS}
-            for h in self.HANDLERS:
-                setattr(self, h, self._timed(h, getattr(self, h)))
+            self.handler_ms: dict[str, list[float]] = {h: [] for names in self.HANDLERS.values() for h in names}
+            for part, names in self.HANDLERS.items():
+                obj = getattr(self, part)
+                for h in names:
+                    setattr(obj, h, self._timed(h, getattr(obj, h)))
+            emit = self.board.emit
+
+            def timed_emit(event):
+                self.emitted_at[id(event)] = time.time()
+                emit(event)
+
+            self.board.emit = timed_emit
 
         def _timed(self, name, fn):
             sink = self.handler_ms[name]
@@ -294,10 +306,6 @@ def link_class(timed: bool = False):
                     sink.append((time.perf_counter() - t0) * 1000.0)
 
             return run
-
-        def _emit(self, event):
-            self.emitted_at[id(event)] = time.time()
-            super()._emit(event)
 
     return TimedLink
 

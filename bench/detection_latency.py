@@ -87,7 +87,7 @@ def analyse(runner, link, emitted: list[dict]) -> tuple[list[dict], dict]:
 
     # toast data-ts per attempt, from the keys the link recorded ("ts:<ms>|<text>" -> attempt)
     toast_ts: dict[int, float] = {}
-    for key, attempt in list(link._toast_keys.items()):
+    for key, attempt in list(link.dom.toast_keys.items()):
         if attempt is None or not key.startswith("ts:") or "|" not in key:
             continue
         ts, text = key[3:].split("|", 1)

@@ -31,12 +31,12 @@ def sizes(runner) -> dict:
     }
     if link is not None:
         out.update({
-            "link_toast_keys": len(link._toast_keys),
-            "link_video_attempt": len(link._video_attempt),
-            "link_store_seen": len(link._store_seen),
-            "link_known_srcs": len(link._known_srcs),
-            "link_streams": len(link._streams),
-            "link_progress_max": len(link._progress_max),
+            "link_toast_keys": len(link.dom.toast_keys),
+            "link_video_attempt": len(link.board._video_attempt),
+            "link_store_seen": len(link.dom.store_seen),
+            "link_known_srcs": len(link.dom.known_srcs),
+            "link_streams": len(link.network.streams),
+            "link_progress_max": len(link.board._progress_max),
         })
     return out
 

@@ -204,7 +204,6 @@ class SessionRunner:
             port=self.settings.cdp_port,
             tab_match=self.settings.tab,
             emit=self._emit_from_link,
-            clock=self.clock,
             **extra,
         )
         self.link = link

@@ -315,11 +315,11 @@ def test_page_junk_is_dropped(make_env):
         "'x'.repeat(70000)",
     ]
     for expr in junk:
-        link._eval(f"window.__grokTuiSignal({expr})")
+        link.page.eval(f"window.__grokTuiSignal({expr})")
     # A well-formed moderation toast before any click resolves nothing.
-    link._eval("window.__grokTuiSignal(JSON.stringify([{kind:'toast', text:'Content Moderated', key:'k1', ts:1}]))")
+    link.page.eval("window.__grokTuiSignal(JSON.stringify([{kind:'toast', text:'Content Moderated', key:'k1', ts:1}]))")
     # A flood is cut by the rate limit.
-    link._eval("for (var i = 0; i < 600; i++) window.__grokTuiSignal('[]')")
+    link.page.eval("for (var i = 0; i < 600; i++) window.__grokTuiSignal('[]')")
     deadline = time.monotonic() + 5
     while link.gate.received < 606 and time.monotonic() < deadline:
         time.sleep(0.05)

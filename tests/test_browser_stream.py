@@ -112,7 +112,7 @@ def test_tracker_success():
         ("completed", "v1", 100.0),
     ]
     assert t.videos["v1"].final == "completed"
-    assert t.videos["v1"].video_url == "/media/videos/v1.mp4"
+    assert t.videos["v1"].final_percent == 100.0
     # Replaying the whole stream (e.g. an end-of-stream cross-check) adds nothing.
     assert t.feed_all(OBJECTS) == []
 

@@ -161,7 +161,7 @@ async def test_websocket_drop_reconnects_and_session_continues(rig):
     links = []
 
     def drop_socket():
-        ws = links[0]._session._tab._ws  # the real WebSocket of the link; the tab stays open
+        ws = links[0].page.session._tab._ws  # the real WebSocket of the link; the tab stays open
         ws.sock.close() if ws.sock else ws.close()
 
     w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, drop_socket)

@@ -64,3 +64,45 @@ def test_chrome_command_starts_a_debuggable_browser(tmp_path):
     assert str(profile) in p.stdout and "Chrome 136+" in p.stdout
     assert f"grok-tui --cdp-port {port}" in p.stdout
     assert profile.is_dir() and any(profile.iterdir())  # a dedicated, persistent profile
+
+
+# The browser package, lowest layer first: a module imports only modules of layers below its own.
+BROWSER_LAYERS = [
+    {"signals", "stream", "observer", "cdp", "launcher"},
+    {"attempts"},
+    {"page"},
+    {"dom", "network"},
+    {"actions"},
+    {"link"},
+]
+
+
+def browser_imports(path: Path) -> set[str]:
+    """The sibling browser modules `path` imports (relative `from .x import` or absolute)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module:
+                out.add(node.module.split(".")[0])
+            elif node.level == 1:
+                out |= {a.name for a in node.names}
+            elif node.level == 0 and (node.module or "").startswith("grok_tui.browser."):
+                out.add(node.module.split(".")[2])
+        elif isinstance(node, ast.Import):
+            out |= {a.name.split(".")[2] for a in node.names if a.name.startswith("grok_tui.browser.")}
+    return out
+
+
+def test_browser_modules_import_only_downward():
+    files = {p.stem: p for p in (PKG / "browser").glob("*.py") if p.stem != "__init__"}
+    layer_of = {m: i for i, layer in enumerate(BROWSER_LAYERS) for m in layer}
+    assert set(files) == set(layer_of), "every browser module has a layer"
+    upward = {
+        (name, imported)
+        for name, path in files.items()
+        for imported in browser_imports(path)
+        if layer_of[imported] >= layer_of[name]
+    }
+    assert upward == set()
+    # The check sees imports: link (the façade) imports every concern module.
+    assert {"actions", "dom", "network", "page", "attempts", "cdp"} <= browser_imports(files["link"])

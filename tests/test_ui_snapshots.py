@@ -48,8 +48,8 @@ class ScriptedLink:
 
     script: list[str] = []
 
-    def __init__(self, *, host, port, tab_match, emit, clock) -> None:
-        self.emit, self.clock = emit, clock
+    def __init__(self, *, emit, **_link_kw) -> None:
+        self.emit = emit
         self.script = list(type(self).script)
         self.titles: list[str] = []
         self.n = 0

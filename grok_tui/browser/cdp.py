@@ -253,9 +253,6 @@ class CdpSession:
     def alive(self) -> bool:
         return not self._closed and not self._disconnected.is_set() and not self._tab._stopped.is_set()
 
-    def wait_disconnected(self, timeout: float | None = None) -> bool:
-        return self._disconnected.wait(timeout)
-
     # -- calls
     def call(self, method: str, timeout: float = 5.0, **params) -> dict:
         if not self.alive:

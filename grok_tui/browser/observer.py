@@ -18,7 +18,7 @@ MAX_PAYLOAD = 64 * 1024
 
 GENERATION_PATH = "/rest/app-chat/conversations/new"
 
-# Defaults from /work/shared/docs/grok-signals.md; each may be overridden by settings.
+# Defaults from the project's notes on what Grok's page shows (grok-signals.md); settings may override each.
 DEFAULT_SELECTORS: dict[str, object] = {
     "prompt": [
         'textarea[aria-label="Make a video"]',

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 DEFAULT_MAX_BUFFER = 1 << 20  # 1 MiB of one unfinished object
@@ -44,9 +44,6 @@ class JsonObjectStream:
     def feed(self, data: bytes) -> list[dict]:
         text = self._decoder.decode(data)
         return self._scan(text) if text else []
-
-    def feed_text(self, text: str) -> list[dict]:
-        return self._scan(text)
 
     def _scan(self, text: str) -> list[dict]:
         out: list[dict] = []
@@ -161,8 +158,6 @@ class VideoState:
     final_percent: float | None = None
     video_post_id: str | None = None
     parent_post_id: str | None = None
-    video_url: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _number(value) -> float | None:
@@ -217,7 +212,6 @@ class GenerationTracker:
             st = self.videos[vid] = VideoState(video_id=vid)
         st.video_post_id = st.video_post_id or _str(v.get("videoPostId"))
         st.parent_post_id = st.parent_post_id or _str(v.get("parentPostId"))
-        st.video_url = st.video_url or _str(v.get("videoUrl"))
         if st.final:
             return []  # each videoId's outcome counts once
         out: list[VideoUpdate] = []

@@ -79,7 +79,6 @@ class SessionEngine:
         self.current: AttemptRecord | None = None
         self.last_click_time: float | None = None
         self.started_at: float | None = None
-        self.summaries_emitted = 0
         self._pending: _PendingClick | None = None
         self._timeout_at: float | None = None
         self._last_anon_moderation: float | None = None
@@ -487,7 +486,6 @@ class SessionEngine:
         s.last_session_outcome = outcome
         s.last_session_summary = summary
         self.phase = Phase.ENDED
-        self.summaries_emitted += 1
         level = "INFO" if outcome == "success" else ("ERROR" if outcome == "failure" else "WARN")
         self._log(
             level,

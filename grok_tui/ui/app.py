@@ -93,7 +93,6 @@ class GrokApp(App):
         self.link_detail = "attaching…" if attach else "not attached"
         self.link_info: Any = None
         self.tab_identity: Any = None
-        self.last_title = ""
         self.last_outcome: str | None = None
         self.last_export: tuple[Any, Any] | None = None
         self._view_pending = False
@@ -248,7 +247,6 @@ class GrokApp(App):
 
     @on(m.TitleChanged)
     def _on_title(self, msg: m.TitleChanged) -> None:
-        self.last_title = msg.text
         self.sub_title = msg.text
         self._write_terminal_title(f"grok-tui {msg.text}")
         self.schedule_view()

@@ -1,0 +1,263 @@
+"""Carries out ClickMakeVideo: writes the prompt so it sticks, finds and clicks the generate button, confirms by the request.
+
+The only page changes are the editor's text and selection, and the click; the
+prompt is written exactly as given.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..engine.events import ClickFailed, ClickMakeVideo, ClickSent
+from .attempts import AttemptBoard
+from .cdp import BrowserError, CdpError, log
+from .dom import DomSignals
+from .network import GenerationWatch
+from .observer import as_list
+from .page import Page, js_call
+
+CONFIRM_TIMEOUT = 2.0
+
+
+def _norm_text(s: str) -> str:
+    s = s.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    return s[:-1] if s.endswith("\n") else s
+
+
+# Each is a JS function expression called with JSON arguments; none changes the page
+# except _JS_PREPARE_EDITOR (focus + selection), _JS_SET_VALUE (fallback write) and
+# _JS_CLICK (fallback click).
+
+_JS_HELPERS = r"""
+function __first(sels) {
+  for (var i = 0; i < sels.length; i++) {
+    try { var el = document.querySelector(sels[i]); if (el) return el; } catch (e) {}
+  }
+  return null;
+}
+function __isText(el) { return el.tagName === "TEXTAREA" || el.tagName === "INPUT"; }
+function __read(el) {
+  if (__isText(el)) return el.value;
+  var t = (el.innerText || "").replace(/\u00a0/g, " ");
+  return t;
+}
+function __selectAll(el) {
+  if (__isText(el)) { el.select(); return; }
+  var r = document.createRange();
+  r.selectNodeContents(el);
+  var s = window.getSelection();
+  s.removeAllRanges();
+  s.addRange(r);
+}
+"""
+
+_JS_PREPARE_EDITOR = r"""(function (sels) {
+  %s
+  var el = __first(sels);
+  if (!el) return { found: false };
+  try { el.scrollIntoView({ block: "center", inline: "nearest" }); } catch (e) {}
+  el.focus();
+  __selectAll(el);
+  return { found: true, kind: __isText(el) ? "textarea" : "editable",
+           focused: document.activeElement === el || el.contains(document.activeElement) };
+})""" % _JS_HELPERS
+
+_JS_READ_EDITOR = r"""(function (sels) {
+  %s
+  var el = __first(sels);
+  if (!el) return null;
+  return __read(el);
+})""" % _JS_HELPERS
+
+# Fallback write: the native value setter + a bubbling input event (textarea), or
+# execCommand("insertText") on a full selection (contenteditable).
+_JS_SET_VALUE = r"""(function (sels, text) {
+  %s
+  var el = __first(sels);
+  if (!el) return false;
+  el.focus();
+  if (__isText(el)) {
+    var proto = el.tagName === "TEXTAREA" ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+    Object.getOwnPropertyDescriptor(proto, "value").set.call(el, text);
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  } else {
+    __selectAll(el);
+    if (text) document.execCommand("insertText", false, text); else document.execCommand("delete");
+  }
+  return true;
+})""" % _JS_HELPERS
+
+_JS_DELETE_SELECTION = "document.execCommand('delete')"
+
+_JS_FIND_BUTTON = r"""(function (sels) {
+  %s
+  var el = __first(sels);
+  if (!el) return { found: false };
+  try { el.scrollIntoView({ block: "center", inline: "center" }); } catch (e) {}
+  var r = el.getBoundingClientRect();
+  var x = r.left + r.width / 2, y = r.top + r.height / 2;
+  var hit = document.elementFromPoint(x, y);
+  return { found: true, x: x, y: y, w: r.width, h: r.height,
+           disabled: !!(el.disabled || el.getAttribute("aria-disabled") === "true"),
+           label: String(el.getAttribute("aria-label") || el.textContent || "").slice(0, 80),
+           hit: !!(hit && (hit === el || el.contains(hit))) };
+})""" % _JS_HELPERS
+
+_JS_CLICK = r"""(function (sels) {
+  %s
+  var el = __first(sels);
+  if (!el) return false;
+  el.click();
+  return true;
+})""" % _JS_HELPERS
+
+_JS_WAIT_FOR = """(sels, ms) => new Promise((done) => {
+  const find = () => sels.some((s) => { try { return !!document.querySelector(s); } catch (e) { return false; } });
+  if (find()) return done(true);
+  const root = document.documentElement || document;
+  const obs = new MutationObserver(() => { if (find()) { obs.disconnect(); done(true); } });
+  obs.observe(root, {childList: true, subtree: true});
+  setTimeout(() => { obs.disconnect(); done(find()); }, ms);
+})"""
+
+
+class Actions:
+    def __init__(
+        self,
+        page: Page,
+        board: AttemptBoard,
+        network: GenerationWatch,
+        dom: DomSignals,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
+    ):
+        self.page, self.board, self.network, self.dom = page, board, network, dom
+        self.confirm_timeout = confirm_timeout
+
+    def capture_prompt(self) -> str:
+        """The editor's current text ("" if there is no editor)."""
+        v = self.page.eval(js_call(_JS_READ_EDITOR, as_list(self.page.selectors.get("prompt"))))
+        return _norm_text(v) if isinstance(v, str) else ""
+
+    def execute_click(self, cmd: ClickMakeVideo) -> None:
+        """Write cmd.prompt, click the generate button, confirm by the generation request.
+
+        Blocking (call it from a worker thread). Emits ClickSent or ClickFailed; never raises
+        for browser trouble.
+        """
+        attempt = cmd.attempt
+        board = self.board
+        try:
+            detail = self._execute_click(cmd)
+        except BrowserError as exc:
+            board.log("WARN", f"attempt {attempt}: click failed: {exc}")
+            board.release(ClickFailed(attempt, str(exc)))
+            return
+        except Exception as exc:  # a bug must not kill the worker silently
+            log.error("execute_click failed", exc_info=True)
+            board.release(ClickFailed(attempt, f"internal error: {exc.__class__.__name__}"))
+            return
+        if isinstance(detail, ClickFailed):
+            board.log("WARN", f"attempt {attempt}: {detail.reason}")
+            board.release(detail)
+        else:
+            board.release(ClickSent(attempt, detail))
+
+    def _execute_click(self, cmd: ClickMakeVideo):
+        attempt = cmd.attempt
+        page, board = self.page, self.board
+        page.require()
+        # 1. What is on the page before this click belongs to earlier attempts.
+        self.dom.absorb_snapshot()
+        board.begin(attempt)
+        # 2. Same source image?
+        try:
+            ident = page.identity()
+            if cmd.media_id and ident.media_id and ident.media_id != cmd.media_id.lower():
+                board.log(
+                    "WARN",
+                    f"attempt {attempt}: the page shows image {ident.media_id[:8]}…, the session's is {cmd.media_id[:8]}…",
+                )
+        except BrowserError as exc:
+            log.debug("identity before click failed: %s", exc)
+        # 3. Write the prompt so it sticks.
+        prompt_sels = as_list(page.selectors.get("prompt"))
+        self._wait_for_editor(prompt_sels)
+        prep = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels))
+        if not isinstance(prep, dict) or not prep.get("found"):
+            return ClickFailed(attempt, "no prompt editor on the page")
+        if cmd.prompt:
+            page.call("Input.insertText", text=cmd.prompt)
+        else:
+            page.eval(_JS_DELETE_SELECTION)
+        want = _norm_text(cmd.prompt)
+        got = self.capture_prompt()
+        how = "typed"
+        if got != want:
+            log.debug("prompt did not stick after insertText; trying the fallback writer")
+            page.eval(js_call(_JS_SET_VALUE, prompt_sels, cmd.prompt))
+            got = self.capture_prompt()
+            how = "set"
+            if got != want:
+                return ClickFailed(
+                    attempt, f"the prompt did not stick (page shows {len(got)} chars, wanted {len(want)})"
+                )
+        # 4. Find the button (Redo first, then Make video).
+        btn_sels = as_list(page.selectors.get("generate"))
+        btn = page.eval(js_call(_JS_FIND_BUTTON, btn_sels))
+        deadline = time.monotonic() + 1.5
+        while isinstance(btn, dict) and btn.get("found") and btn.get("disabled") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            btn = page.eval(js_call(_JS_FIND_BUTTON, btn_sels))
+        if not isinstance(btn, dict) or not btn.get("found"):
+            return ClickFailed(attempt, "no generate button (Redo / Make video) on the page")
+        if btn.get("disabled"):
+            return ClickFailed(attempt, "the generate button is disabled")
+        label = str(btn.get("label", ""))[:40]
+        x, y = btn.get("x"), btn.get("y")
+        if not all(isinstance(v, (int, float)) for v in (x, y)) or btn.get("w", 0) <= 0:
+            return ClickFailed(attempt, "the generate button has no size on screen")
+        if not btn.get("hit"):
+            log.debug("generate button centre is covered by another element")
+        # 5. A real click, confirmed by the generation request.
+        before = self.network.arm()
+        wait = self.confirm_timeout
+        if page.eval("document.visibilityState") == "hidden":
+            # A background tab renders no frames, so Chrome holds mouse events until it is shown
+            # (and would then click late, maybe twice). Click through the DOM instead.
+            board.log("INFO", f"attempt {attempt}: the tab is in the background; clicking {label!r} through the page")
+            page.eval(js_call(_JS_CLICK, btn_sels))
+            if self.network.wait_request(before, wait):
+                return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (background tab)"
+            page.require()
+            return ClickFailed(attempt, "no generation request followed the click (background tab)")
+        for kind, extra in (("mouseMoved", {}), ("mousePressed", {"button": "left", "clickCount": 1, "buttons": 1}),
+                            ("mouseReleased", {"button": "left", "clickCount": 1, "buttons": 0})):
+            page.call("Input.dispatchMouseEvent", type=kind, x=float(x), y=float(y), **extra)
+        if self.network.wait_request(before, wait):
+            return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked"
+        page.require()
+        board.log("WARN", f"attempt {attempt}: no generation request {wait:g} s after the click; retrying with el.click()")
+        page.eval(js_call(_JS_CLICK, btn_sels))
+        if self.network.wait_request(before, wait):
+            return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (fallback el.click)"
+        page.require()
+        return ClickFailed(attempt, "no generation request followed the click")
+
+    def _wait_for_editor(self, selectors: list[str], timeout: float = 5.0) -> bool:
+        """Wait (page-side, by MutationObserver) for the editor while the page loads or re-renders."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                res = self.page.call(
+                    "Runtime.evaluate",
+                    timeout=left + 1.0,
+                    expression=js_call(_JS_WAIT_FOR, selectors, int(left * 1000)),
+                    awaitPromise=True,
+                    returnByValue=True,
+                )
+                return bool((res.get("result") or {}).get("value"))
+            except CdpError:  # the context went away (navigation): try again in the new one
+                time.sleep(0.05)

@@ -1,0 +1,151 @@
+"""Turns the page observer's binding calls (toasts, progress, videos, media store, routes) into attempt-tagged events.
+
+Each toast, video and finished store entry counts once; what the page showed
+before a click (`absorb_snapshot`) belongs to earlier attempts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+
+from ..engine.events import RateLimited, VideoModerated, VideoSucceeded
+from .attempts import MAX_KEYS, AttemptBoard
+from .cdp import BrowserError, CdpSession, log
+from .observer import BINDING_NAME, OBSERVER_FLAG, SignalGate, classify_toast, validate_signal
+from .page import Page
+from .signals import SignalStats
+
+_JS_SNAPSHOT = "(window.%s && window.%s.snapshot) ? window.%s.snapshot() : null" % ((OBSERVER_FLAG,) * 3)
+
+
+def _store_key(e: dict) -> str | None:
+    moderated = e.get("moderated") is True
+    if not moderated and not e.get("mediaUrl"):
+        return None  # not finished
+    vid = e.get("videoId")
+    if vid:
+        return "v:" + vid
+    return "e:" + json.dumps(e, sort_keys=True)
+
+
+class DomSignals:
+    def __init__(self, page: Page, board: AttemptBoard):
+        self.page, self.board = page, board
+        self.gate = SignalGate()
+        self._last_stats_at = 0.0
+        self._last_dropped = 0
+        self.toast_keys: OrderedDict[str, int | None] = OrderedDict()
+        self.known_srcs: set[str] = set()
+        self.store_seen: OrderedDict[str, None] = OrderedDict()
+
+    def register(self, s: CdpSession) -> None:
+        s.on("Runtime.bindingCalled", self._on_binding)
+
+    def _on_binding(self, p: dict) -> None:
+        if p.get("name") != BINDING_NAME:
+            return
+        for sig in self.gate.admit(p.get("payload")):
+            try:
+                self._on_signal(sig)
+            except BrowserError as exc:
+                log.debug("signal handling failed: %s", exc)
+        self._maybe_stats()
+
+    def _maybe_stats(self) -> None:
+        g = self.gate
+        now = time.monotonic()
+        if g.dropped != self._last_dropped and now - self._last_stats_at >= 1.0:
+            self._last_dropped = g.dropped
+            self._last_stats_at = now
+            self.board.emit(SignalStats(received=g.received, accepted=g.accepted, dropped=g.dropped))
+
+    def _on_signal(self, sig: dict) -> None:
+        kind = sig["kind"]
+        board = self.board
+        if kind == "toast":
+            self._on_toast(sig["key"], sig["text"])
+        elif kind == "progress":
+            attempt = board.attempt
+            if attempt is not None:
+                board.progress(attempt, sig["percent"], "dom")
+        elif kind == "video":
+            with board.lock:
+                src = sig["src"]
+                if src in self.known_srcs:
+                    return
+                self.known_srcs.add(src)
+                attempt = board.attempt
+            if attempt is not None:
+                board.emit_attempt(VideoSucceeded(attempt, None, "dom"))
+        elif kind == "mediaStore":
+            self._on_store(sig["entries"])
+        elif kind == "route":
+            self.page.later(self.page.route, sig["path"])
+        elif kind == "ready":
+            log.debug("observer ready in document %s", sig["docId"])
+
+    def _on_toast(self, key: str, text: str) -> None:
+        board = self.board
+        with board.lock:
+            if key in self.toast_keys:
+                return
+            attempt = board.attempt
+            self.toast_keys[key] = attempt
+            if len(self.toast_keys) > MAX_KEYS:
+                self.toast_keys.popitem(last=False)
+        what = classify_toast(text)
+        if attempt is None:
+            if what:
+                log.debug("toast before any click ignored: %s", text[:80])
+            return
+        if what == "moderated":
+            board.emit_attempt(VideoModerated(attempt, None, None, "dom"))
+        elif what == "rate":
+            board.emit_attempt(RateLimited(attempt, "dom", text[:200]))
+        else:
+            board.log("INFO", f"page notice: {text[:200]}")
+
+    def _on_store(self, entries: list[dict], *, silent: bool = False) -> None:
+        board = self.board
+        for e in entries:
+            key = _store_key(e)
+            if key is None:
+                continue
+            with board.lock:
+                if key in self.store_seen:
+                    continue
+                self.store_seen[key] = None
+                if len(self.store_seen) > MAX_KEYS:
+                    self.store_seen.popitem(last=False)
+                vid = e.get("videoId")
+                attempt = board.video_attempt(vid)
+            if silent or attempt is None:
+                continue
+            if e.get("moderated") is True:
+                board.emit_attempt(VideoModerated(attempt, e.get("progress"), vid, "store"))
+            else:
+                board.emit_attempt(VideoSucceeded(attempt, vid, "store"))
+
+    def absorb_snapshot(self) -> None:
+        """Mark every video, toast and store entry on the page now as seen (they are not the next attempt's)."""
+        page = self.page
+        snap = page.eval(_JS_SNAPSHOT)
+        if snap is None:
+            page.install()
+            snap = page.eval(_JS_SNAPSHOT)
+        if not isinstance(snap, dict):
+            return
+        with self.board.lock:
+            for src in snap.get("videos") or []:
+                if isinstance(src, str):
+                    self.known_srcs.add(src)
+            for key in snap.get("toasts") or []:
+                if isinstance(key, str) and key not in self.toast_keys:
+                    self.toast_keys[key] = self.board.attempt
+        entries = snap.get("store")
+        if isinstance(entries, list):
+            clean = validate_signal({"kind": "mediaStore", "entries": entries[:200]})
+            if clean:
+                self._on_store(clean["entries"], silent=True)

@@ -1,0 +1,190 @@
+"""Reads Grok's generation requests off the Network domain, live, and turns them into attempt-tagged events.
+
+Each POST to the generation path is counted (a click's confirmation) and tied
+to the attempt current when it was sent; its streamed body is parsed as it
+arrives, and the whole body is read again at the end as a cross-check. Never
+reads request headers, cookies or tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from urllib.parse import urlsplit
+
+from ..engine.events import RateLimited, VideoModerated, VideoSucceeded
+from .attempts import AttemptBoard
+from .cdp import BrowserError, CdpSession, log
+from .observer import GENERATION_PATH
+from .page import Page
+from .stream import GenerationTracker, JsonObjectStream
+
+
+def is_generation(url: str) -> bool:
+    try:
+        return urlsplit(url).path.rstrip("/") == GENERATION_PATH
+    except ValueError:
+        return False
+
+
+class _GenStream:
+    """One generation response being read live."""
+
+    def __init__(self, request_id: str, attempt: int | None):
+        self.request_id = request_id
+        self.attempt = attempt
+        self.parser = JsonObjectStream()
+        self.tracker = GenerationTracker()
+        self.status: int | None = None
+        self.streaming = False
+
+
+class GenerationWatch:
+    def __init__(self, page: Page, board: AttemptBoard):
+        self.page, self.board = page, board
+        self.streams: dict[str, _GenStream] = {}
+        self.requests = 0  # generation requests seen since attach
+        self._request_seen = threading.Event()
+
+    def register(self, s: CdpSession) -> None:
+        s.on("Network.requestWillBeSent", self._on_request)
+        s.on("Network.responseReceived", self._on_response)
+        s.on("Network.dataReceived", self._on_data)
+        s.on("Network.loadingFinished", self._on_finished)
+        s.on("Network.loadingFailed", self._on_failed)
+
+    def lost(self) -> None:
+        """The connection is gone: forget the streams, wake a click waiting for its request."""
+        self._request_seen.set()
+        with self.board.lock:
+            self.streams.clear()
+
+    def wait_request(self, before: int, timeout: float) -> bool:
+        """True once more than `before` generation requests were seen, within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.board.lock:
+                if self.requests > before:
+                    return True
+            left = deadline - time.monotonic()
+            s = self.page.session
+            if left <= 0 or (s is not None and not s.alive):
+                return False
+            self._request_seen.wait(min(left, 0.25))
+            self._request_seen.clear()
+
+    def arm(self) -> int:
+        """Before a click: the request count to wait beyond."""
+        with self.board.lock:
+            before = self.requests
+        self._request_seen.clear()
+        return before
+
+    # ------------------------------------------------------------------ events
+
+    def _on_request(self, p: dict) -> None:
+        req = p.get("request") or {}
+        if not isinstance(req, dict) or req.get("method") != "POST" or not is_generation(str(req.get("url", ""))):
+            return
+        rid = p.get("requestId")
+        if not isinstance(rid, str):
+            return
+        with self.board.lock:
+            attempt = self.board.attempt
+            if rid not in self.streams:
+                self.streams[rid] = _GenStream(rid, attempt)
+                if len(self.streams) > 32:  # forget the oldest abandoned requests
+                    self.streams.pop(next(iter(self.streams)))
+            self.requests += 1
+        self._request_seen.set()
+        log.debug("generation request %s -> attempt %s", rid, attempt)
+
+    def _on_response(self, p: dict) -> None:
+        rid = p.get("requestId")
+        with self.board.lock:
+            st = self.streams.get(rid)
+        if st is None:
+            return
+        resp = p.get("response") or {}
+        status = resp.get("status") if isinstance(resp, dict) else None
+        st.status = int(status) if isinstance(status, (int, float)) else None
+        if st.status == 429:
+            if st.attempt is not None:
+                self.board.emit_attempt(RateLimited(st.attempt, "network", "HTTP 429 on the generation request"))
+            return
+        if st.status is not None and st.status >= 400:
+            self.board.log("WARN", f"generation request answered HTTP {st.status} (attempt {st.attempt})")
+            return
+        try:
+            res = self.page.call("Network.streamResourceContent", requestId=rid)
+            st.streaming = True
+            buffered = res.get("bufferedData")
+            if isinstance(buffered, str) and buffered:
+                self._feed(st, base64.b64decode(buffered))
+        except BrowserError as exc:
+            log.debug("streamResourceContent failed (%s); will read the body at the end", exc)
+
+    def _on_data(self, p: dict) -> None:
+        data = p.get("data")
+        if not data:
+            return
+        with self.board.lock:
+            st = self.streams.get(p.get("requestId"))
+        if st is None:
+            return
+        try:
+            raw = base64.b64decode(data)
+        except (ValueError, TypeError):
+            return
+        self._feed(st, raw)
+
+    def _on_finished(self, p: dict) -> None:
+        rid = p.get("requestId")
+        with self.board.lock:
+            st = self.streams.pop(rid, None)
+        if st is None or (st.status is not None and st.status >= 400):
+            return
+        self.page.later(self._cross_check, rid, st)
+
+    def _on_failed(self, p: dict) -> None:
+        with self.board.lock:
+            st = self.streams.pop(p.get("requestId"), None)
+        if st is not None and not p.get("canceled"):
+            self.board.log("WARN", f"generation request failed: {str(p.get('errorText', '?'))[:120]} (attempt {st.attempt})")
+
+    # ------------------------------------------------------------------ body
+
+    def _cross_check(self, rid: str, st: _GenStream) -> None:
+        # Cross-check with the whole body: catches anything the live feed missed (no duplicates:
+        # the tracker counts each videoId once).
+        try:
+            res = self.page.call("Network.getResponseBody", requestId=rid)
+        except BrowserError as exc:
+            log.debug("getResponseBody failed: %s", exc)
+            return
+        body = res.get("body")
+        if not isinstance(body, str):
+            return
+        raw = base64.b64decode(body) if res.get("base64Encoded") else body.encode("utf-8")
+        parser = JsonObjectStream()
+        self._handle_updates(st, st.tracker.feed_all(parser.feed(raw)))
+
+    def _feed(self, st: _GenStream, raw: bytes) -> None:
+        with self.board.lock:
+            updates = st.tracker.feed_all(st.parser.feed(raw))
+        self._handle_updates(st, updates)
+
+    def _handle_updates(self, st: _GenStream, updates) -> None:
+        board = self.board
+        for u in updates:
+            with board.lock:
+                attempt = board.tag_video(u.video_id, st.attempt) if st.attempt is not None else None
+            if attempt is None:
+                continue
+            if u.kind == "progress" and u.percent is not None:
+                board.progress(attempt, u.percent, "network")
+            elif u.kind == "moderated":
+                board.emit_attempt(VideoModerated(attempt, u.percent, u.video_id, "network"))
+            elif u.kind == "completed":
+                board.emit_attempt(VideoSucceeded(attempt, u.video_id, "network"))
