@@ -146,7 +146,8 @@ class Rig:
 
 def wait_for_page(port: int, timeout: float = 15.0) -> None:
     """Until the post page's editor exists (the first navigation may still be loading)."""
-    from grok_tui.browser.cdp import BrowserError, CdpSession, discover
+    from grok_tui.browser.cdp import BrowserError, CdpSession
+    from grok_tui.browser.endpoint import discover
 
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -169,7 +170,8 @@ def wait_for_page(port: int, timeout: float = 15.0) -> None:
 
 def page_session(port: int):
     """A second, independent CDP session on the post tab (for RTT probes)."""
-    from grok_tui.browser.cdp import CdpSession, discover
+    from grok_tui.browser.cdp import CdpSession
+    from grok_tui.browser.endpoint import discover
 
     _, targets = discover(port=port)
     return CdpSession([t for t in targets if TAB in t.get("url", "")][0])

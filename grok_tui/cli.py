@@ -20,14 +20,19 @@ DEMO_SCRIPT = "ok,mod@40,mod@92,ok,mod@10,ok"
 DESCRIPTION = """\
 Drive Grok Imagine video sessions in your own Chrome over the DevTools protocol.
 
-grok-tui attaches to a Chrome you started with remote debugging, types your
-prompt into the Grok Imagine tab, clicks "Make video", watches the network
-stream and the page for the outcome, retries moderated videos (never changing
-your prompt), stops at once on a rate limit, and ends with a summary.
+grok-tui attaches to your Chrome, types your prompt into the Grok Imagine
+tab, clicks "Make video", watches the network stream and the page for the
+outcome, retries moderated videos (never changing your prompt), stops at once
+on a rate limit, and ends with a summary.
 
-Start Chrome for it once with `grok-tui chrome` (Chrome 136+ ignores the
-debugging port on your default profile), log in to grok.com there, open an
-image post under grok.com/imagine, then run `grok-tui --cdp-port 9222`.
+Use your everyday Chrome (Chrome 144+): open chrome://inspect/#remote-debugging,
+switch remote debugging on, open an image post under grok.com/imagine, then run
+`grok-tui` (it looks on 127.0.0.1:9222 and in the usual Chrome profiles) or
+`grok-tui --chrome-profile <Chrome's user-data folder>`; allow the connection
+when Chrome asks.
+
+Or a dedicated profile: `grok-tui chrome` starts Chrome with remote debugging
+on its own profile (log in to grok.com there once), then `grok-tui --cdp-port 9222`.
 No Grok account? `grok-tui demo` runs a whole session against the built-in
 simulated site in a headless Chromium.
 """
@@ -57,11 +62,13 @@ class Parser(argparse.ArgumentParser):
 
 def _session_options(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS
-    g = p.add_argument_group("browser")
+    g = p.add_argument_group("browser (first given wins; none: 127.0.0.1:9222, then the usual Chrome profiles)")
+    g.add_argument("--cdp-url", default=S, help="ws://127.0.0.1:PORT/devtools/browser/ID as is, or http://HOST:PORT")
+    g.add_argument("--chrome-profile", default=S, metavar="DIR", help="a Chrome user-data folder; its DevToolsActivePort names the endpoint")
     g.add_argument("--cdp-host", default=S, help="host of Chrome's DevTools port (default 127.0.0.1)")
     g.add_argument("--cdp-port", type=int, default=S, help="Chrome's --remote-debugging-port (default 9222)")
     g.add_argument("--tab", default=S, help="attach to the first tab whose URL contains this (default grok.com/imagine)")
-    g.add_argument("--allow-remote-cdp", action="store_true", default=S, help="allow a non-loopback --cdp-host")
+    g.add_argument("--allow-remote-cdp", action="store_true", default=S, help="allow a non-loopback --cdp-host / --cdp-url")
     g = p.add_argument_group("session")
     g.add_argument("--goal", dest="video_goal", type=int, default=S, help="videos to generate, 1-50 (default 1)")
     g.add_argument("--max-retries", type=int, default=S, help="retries after moderations, 1-50 (default 3)")
@@ -175,7 +182,7 @@ class _Fatal(Exception):
 
 
 SETTING_KEYS = (
-    "cdp_host", "cdp_port", "tab", "allow_remote_cdp", "video_goal", "max_retries", "auto_retry",
+    "cdp_url", "chrome_profile", "cdp_host", "cdp_port", "tab", "allow_remote_cdp", "video_goal", "max_retries", "auto_retry",
     "cooldown_s", "next_video_delay_s", "session_timeout_s", "tab_wait_s", "theme",
 )
 
@@ -227,6 +234,7 @@ class JsonPrinter:
             pass
 
     def __call__(self, n: object) -> None:
+        from .browser.signals import AwaitingPermission
         from .engine.events import ClickMakeVideo, LogLine, Refused, SessionEnded
         from .runner import AttemptUpdate, LinkState, PhaseChanged, SessionRecorded
 
@@ -259,6 +267,8 @@ class JsonPrinter:
             self.emit({"event": "summary", **n.summary.to_dict()})
         elif isinstance(n, SessionRecorded):
             pass
+        elif isinstance(n, AwaitingPermission):
+            self.emit({"event": "waiting", "message": n.message})
         elif name in ("TabChanged", "RouteChanged"):
             self.emit({"event": "tab", **_info_dict(getattr(n, "identity", n))})
 
@@ -364,17 +374,13 @@ def _cmd_tui(ns: argparse.Namespace) -> int:
     settings = _settings(ns, 2)
     _theme_check(settings)
     # Attach before the screen opens, so bad input gets one sentence and an exit code.
-    from .browser.cdp import BrowserError, discover
+    from .browser.cdp import BrowserError
+    from .browser.endpoint import preflight
 
     try:
-        _version, targets = discover(settings.cdp_host, settings.cdp_port)
+        preflight(settings.endpoint_spec(), settings.tab)
     except BrowserError as exc:
         raise _Fatal(str(exc), EXIT_CANNOT_START) from None
-    matching = [t for t in targets if settings.tab in (t.get("url") or "")]
-    if not matching:
-        from .browser.cdp import NoMatchingTab
-
-        raise _Fatal(str(NoMatchingTab(settings.tab, [t.get("url", "") for t in targets])), EXIT_CANNOT_START)
     return _run_app(settings, _store())
 
 

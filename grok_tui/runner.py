@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .browser.signals import AwaitingPermission
 from .engine import PersistentData, Phase, SessionEngine
 from .engine.events import (
     AttemptProgress,
@@ -168,6 +169,10 @@ class SessionRunner:
 
     def _emit_from_link(self, obj: object) -> None:
         """Called on the link's threads."""
+        if isinstance(obj, AwaitingPermission) and self._loop is not None:
+            # Said while attach() still waits for Chrome, before the loop runs: straight to the listener.
+            self._loop.call_soon_threadsafe(self.listener, obj)
+            return
         self.submit(obj)
 
     def submit(self, obj: object) -> None:
@@ -202,6 +207,7 @@ class SessionRunner:
         link = self.link or self.link_factory(
             host=self.settings.cdp_host,
             port=self.settings.cdp_port,
+            endpoint=self.settings.endpoint_spec(),
             tab_match=self.settings.tab,
             emit=self._emit_from_link,
             **extra,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -18,6 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .browser.endpoint import is_loopback_host
 from .engine import Timings
 
 APP_NAME = "grok-tui"
@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     cdp_port: int = Field(9222, ge=1, le=65535)
     """Chrome's --remote-debugging-port."""
     allow_remote_cdp: bool = False
-    """Allow a non-loopback cdp_host (a DevTools port is full control of that browser)."""
+    """Allow a non-loopback cdp_host or cdp_url (a DevTools endpoint is full control of that browser)."""
+    cdp_url: str | None = None
+    """Chrome's browser endpoint: ws://127.0.0.1:<port>/devtools/browser/<id> as is, or http://host:port (its /json/version). Wins over the others."""
+    chrome_profile: str | None = None
+    """A Chrome user-data folder: connect to the endpoint its DevToolsActivePort names (Chrome 144+, chrome://inspect toggle)."""
     tab: str = "grok.com/imagine"
     """Attach to the first page tab whose URL contains this text."""
     max_retries: int = Field(3, ge=1, le=50)
@@ -121,21 +125,25 @@ class Settings(BaseSettings):
             cooldown, delay = max(cooldown, GROK_MIN_PACE_S), max(delay, GROK_MIN_PACE_S)
         return Timings(cooldown_s=cooldown, next_video_delay_s=delay, session_timeout_s=self.session_timeout_s)
 
+    def endpoint_spec(self):
+        """Where Chrome is, for the browser link: cdp_url, chrome_profile, cdp_host/cdp_port, or (none set) the usual places."""
+        from .browser.endpoint import EndpointSpec
+
+        return EndpointSpec(
+            cdp_url=self.cdp_url or None,
+            chrome_profile=self.chrome_profile or None,
+            host=self.cdp_host,
+            port=self.cdp_port,
+            port_given=bool({"cdp_host", "cdp_port"} & self.model_fields_set),
+            allow_remote=self.allow_remote_cdp,
+        )
+
     def check_host(self) -> None:
         if not self.allow_remote_cdp and not is_loopback_host(self.cdp_host):
             raise SettingsError(
                 f"cdp_host {self.cdp_host!r} is not this machine; a DevTools port is full control of the "
                 "browser, so pass --allow-remote-cdp if you really mean it."
             )
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def is_local_url(url: str) -> bool:

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from grok_tui.browser.cdp import NoMatchingTab, NotChrome, NothingListening, discover
+from grok_tui.browser.cdp import NoMatchingTab, NotChrome, NothingListening
+from grok_tui.browser.endpoint import discover
 from grok_tui.browser.cdp import Disconnected as DisconnectedError
 from grok_tui.browser.launcher import free_port, launch_chrome
 from grok_tui.browser.link import BrowserLink

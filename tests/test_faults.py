@@ -15,7 +15,8 @@ import urllib.request
 import pytest
 
 from browser_rig import make_rig
-from grok_tui.browser.cdp import CdpSession, discover
+from grok_tui.browser.cdp import CdpSession
+from grok_tui.browser.endpoint import discover
 from grok_tui.cli import JsonPrinter, run_headless
 from grok_tui.settings import state_dir
 from grok_tui.store import StateStore
@@ -161,7 +162,7 @@ async def test_websocket_drop_reconnects_and_session_continues(rig):
     links = []
 
     def drop_socket():
-        ws = links[0].page.session._tab._ws  # the real WebSocket of the link; the tab stays open
+        ws = links[0].page.session.connection._sock._ws  # the real WebSocket of the link; the tab stays open
         ws.sock.close() if ws.sock else ws.close()
 
     w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, drop_socket)

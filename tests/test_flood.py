@@ -6,7 +6,8 @@ import resource
 import threading
 
 from browser_rig import make_rig
-from grok_tui.browser.cdp import CdpSession, discover
+from grok_tui.browser.cdp import CdpSession
+from grok_tui.browser.endpoint import discover
 from grok_tui.browser.observer import BINDING_NAME
 from test_faults import Watcher, last_summary, run
 

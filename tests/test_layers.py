@@ -69,7 +69,7 @@ def test_chrome_command_starts_a_debuggable_browser(tmp_path):
 # The browser package, lowest layer first: a module imports only modules of layers below its own.
 BROWSER_LAYERS = [
     {"signals", "stream", "observer", "cdp", "launcher"},
-    {"attempts"},
+    {"attempts", "endpoint", "tabs"},
     {"page"},
     {"dom", "network"},
     {"actions"},

@@ -121,7 +121,8 @@ async def test_prosemirror_editor_prompt_arrives_intact(rigs):
 
 
 async def test_prompt_captured_from_page_when_not_given(rigs):
-    from grok_tui.browser.cdp import CdpError, CdpSession, discover
+    from grok_tui.browser.cdp import CdpError, CdpSession
+    from grok_tui.browser.endpoint import discover
 
     rig = rigs("ok")
     _, targets = discover(port=rig.chrome.port)

@@ -12,7 +12,8 @@ import sys
 import time
 
 from browser_rig import make_rig
-from grok_tui.browser.cdp import CdpError, CdpSession, discover
+from grok_tui.browser.cdp import CdpError, CdpSession
+from grok_tui.browser.endpoint import discover
 from grok_tui.settings import state_dir
 from grok_tui.store import StateStore
 

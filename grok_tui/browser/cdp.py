@@ -1,18 +1,21 @@
-"""A small, hardened interface over pychrome: discovery, errors, one tab session.
+"""The CDP transport over pychrome: one DevTools WebSocket, commands and events routed by session, and the errors.
 
-pychrome's receive loop can die on a closed socket without marking the tab
-stopped (pending calls then hang and a traceback is printed): `_SafeTab`
-replaces that loop, marks the tab stopped and reports the disconnect.
+A `Connection` is one WebSocket (the browser endpoint, or a page's). Commands
+for an attached target carry a top-level `sessionId` (flattened sessions) and
+its events come back with the same key; `CdpSession` is one target's view of a
+connection. pychrome's own receive loop can die on a closed socket without
+marking the tab stopped (pending calls then hang, a traceback is printed), and
+its dispatcher drops the `sessionId`: `_Socket` replaces both.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
+import queue
+import socket
 import threading
-import urllib.error
-import urllib.request
+import time
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -28,6 +31,10 @@ _pychrome_log.addHandler(logging.NullHandler())
 _pychrome_log.propagate = False
 _pychrome_log.setLevel(logging.CRITICAL + 1)
 
+CONNECT_DEADLINE_S = 5.0  # discovery requests and the WebSocket handshake, each overall
+PERMISSION_WAIT_S = 60.0  # how long a silent handshake may wait for the user to allow it in Chrome
+HINT = "switch remote debugging on at chrome://inspect/#remote-debugging (Chrome 144+), or start Chrome with `grok-tui chrome`"
+
 
 # ----------------------------------------------------------------------------- errors
 
@@ -40,7 +47,7 @@ class NothingListening(BrowserError):
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
         super().__init__(
-            f"Nothing is listening on {host}:{port}: start Chrome with `grok-tui chrome`, or yourself with "
+            f"Nothing is listening on {host}:{port}: {HINT}, or start it yourself with "
             f"--remote-debugging-port={port} --user-data-dir=<a dedicated profile dir> "
             f"(Chrome 136+ ignores the port on the default profile)."
         )
@@ -51,8 +58,8 @@ class NotChrome(BrowserError):
         self.host, self.port, self.detail = host, port, detail
         extra = f" ({detail})" if detail else ""
         super().__init__(
-            f"{host}:{port} answers but is not a Chrome DevTools endpoint{extra}; start Chrome with "
-            f"`grok-tui chrome` (the chrome://inspect remote-debugging toggle is not supported)."
+            f"{host}:{port} answers but is not a Chrome DevTools endpoint{extra}; if it is a Chrome with the "
+            f"chrome://inspect toggle on, pass --chrome-profile <its profile dir> or --cdp-url ws://…/devtools/browser/<id>."
         )
 
 
@@ -83,82 +90,131 @@ class CdpError(BrowserError):
         super().__init__(f"Chrome refused {method}: {message}.")
 
 
-# ----------------------------------------------------------------------------- discovery
+class ConnectionRefused(BrowserError):
+    """The user declined Chrome's "allow remote debugging" prompt (or Chrome refused the socket)."""
 
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    def __init__(self, where: str, detail: str = ""):
+        self.where = where
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"Chrome refused the DevTools connection to {where}{extra}: allow it when Chrome asks, "
+            f"or switch remote debugging on again at chrome://inspect/#remote-debugging."
+        )
 
 
-def _get_json(host: str, port: int, path: str, timeout: float):
-    url = f"http://{host}:{port}{path}"
+# ----------------------------------------------------------------------------- the socket
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme in ("wss", "https") else 80)
+
+
+class _WatchedSocket(socket.socket):
+    """A TCP socket that notes when its first byte arrived (a handshake that waits for a prompt sends none)."""
+
+    first_byte_at: float | None = None
+
+    def recv(self, *args):
+        data = super().recv(*args)
+        if data and self.first_byte_at is None:
+            self.first_byte_at = time.monotonic()
+        return data
+
+
+def open_websocket(
+    url: str,
+    *,
+    deadline_s: float = CONNECT_DEADLINE_S,
+    permission_wait_s: float = PERMISSION_WAIT_S,
+    on_waiting: Callable[[], None] | None = None,
+) -> websocket.WebSocket:
+    """A connected WebSocket to `url`, or a BrowserError.
+
+    Connecting and the handshake end within `deadline_s`, except while Chrome has
+    sent nothing at all: then it may be showing its "allow remote debugging?"
+    prompt, so `on_waiting()` is called (once, after a second) and the wait goes on
+    up to `permission_wait_s`.
+    """
+    host, port = _host_port(url)
+    start = time.monotonic()
     try:
-        with _NO_PROXY.open(url, timeout=timeout) as resp:
-            body = resp.read(4 << 20)
-    except urllib.error.HTTPError as exc:
-        raise NotChrome(host, port, f"{path} answered HTTP {exc.code}") from None
-    except urllib.error.URLError as exc:
-        # Failed to connect (refused, unreachable, connect timeout): nobody is there.
-        if isinstance(exc.reason, OSError):
-            raise NothingListening(host, port) from None
-        raise NotChrome(host, port, str(exc.reason)) from None
-    except (http.client.HTTPException, OSError) as exc:
-        # Connected, but the answer is not HTTP, or none came.
-        raise NotChrome(host, port, f"no valid HTTP answer ({exc.__class__.__name__})") from None
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise NothingListening(host, port) from None
+    family, stype, proto, _name, addr = infos[0]
+    sock = _WatchedSocket(family, stype, proto)
+    sock.settimeout(deadline_s)
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise NotChrome(host, port, f"{path} is not JSON") from None
+        sock.connect(addr)
+    except OSError:
+        sock.close()
+        raise NothingListening(host, port) from None
+    sock.settimeout(max(deadline_s, permission_wait_s))
+    done = threading.Event()
+    waited = threading.Event()
+    expired = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            now = time.monotonic()
+            silent = sock.first_byte_at is None
+            if silent and now - start >= 1.0 and not waited.is_set():
+                waited.set()
+                if on_waiting is not None:
+                    try:
+                        on_waiting()
+                    except Exception:
+                        log.debug("on_waiting failed", exc_info=True)
+            limit = permission_wait_s if silent else deadline_s
+            if now - start >= limit:
+                expired.set()
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+
+    watcher = threading.Thread(target=watch, name="cdp-connect", daemon=True)
+    watcher.start()
+    try:
+        ws = websocket.create_connection(
+            url, socket=sock, enable_multithread=True, suppress_origin=True, http_no_proxy=[host]
+        )
+    except websocket.WebSocketBadStatusException as exc:
+        sock.close()
+        code = getattr(exc, "status_code", None)
+        if code in (401, 403):
+            raise ConnectionRefused(f"{host}:{port}", f"HTTP {code}") from None
+        raise NotChrome(host, port, f"the WebSocket upgrade answered HTTP {code}") from None
+    except Exception as exc:
+        sock.close()
+        if expired.is_set():
+            if sock.first_byte_at is None:
+                raise ConnectionRefused(f"{host}:{port}", f"no answer within {permission_wait_s:g} s") from None
+            raise NotChrome(host, port, f"the WebSocket handshake took longer than {deadline_s:g} s") from None
+        if waited.is_set() and sock.first_byte_at is None:
+            raise ConnectionRefused(f"{host}:{port}") from None
+        raise NotChrome(host, port, f"no WebSocket handshake ({exc.__class__.__name__})") from None
+    finally:
+        done.set()
+    ws.settimeout(None)
+    return ws
 
 
-def _is_page(t) -> bool:
-    if not isinstance(t, dict) or t.get("type") != "page":
-        return False
-    url = t.get("url") or ""
-    if not isinstance(url, str) or url.startswith(("chrome://", "devtools://", "chrome-untrusted://")):
-        return False
-    return isinstance(t.get("webSocketDebuggerUrl"), str) and bool(t.get("id"))
+class _Socket(pychrome.Tab):
+    """pychrome.Tab as the transport of a Connection: our socket, our receive loop, our dispatch."""
 
-
-def discover(host: str = "127.0.0.1", port: int = 9222, timeout: float = 2.0) -> tuple[dict, list[dict]]:
-    """(`/json/version` dict, page targets). Raises NothingListening / NotChrome."""
-    version = _get_json(host, port, "/json/version", timeout)
-    if not isinstance(version, dict) or "Browser" not in version:
-        raise NotChrome(host, port, "/json/version has no Browser field")
-    targets = _get_json(host, port, "/json/list", timeout)
-    if not isinstance(targets, list):
-        raise NotChrome(host, port, "/json/list is not a list")
-    return version, [t for t in targets if _is_page(t)]
-
-
-# ----------------------------------------------------------------------------- session
-
-
-class _SafeTab(pychrome.Tab):
-    """pychrome.Tab whose receive loop survives a closed socket and reports it."""
-
-    def __init__(self, on_close: Callable[[str], None], connect_timeout: float = 5.0, **kwargs):
-        super().__init__(**kwargs)
-        self._on_close = on_close
-        self._connect_timeout = connect_timeout
-
-    def start(self):
-        if self._started:
-            return False
+    def __init__(self, conn: "Connection", ws: websocket.WebSocket, url: str):
+        super().__init__(id="browser", type="browser", webSocketDebuggerUrl=url)
+        self._conn = conn
+        self._ws = ws
         self._started = True
         self.status = self.status_started
-        self._stopped.clear()
-        host = urlsplit(self._websocket_url).hostname or "127.0.0.1"
-        self._ws = websocket.create_connection(
-            self._websocket_url,
-            enable_multithread=True,
-            suppress_origin=True,
-            timeout=self._connect_timeout,
-            http_no_proxy=[host],
-        )
         self._recv_th.name = "cdp-recv"
         self._handle_event_th.name = "cdp-events"
         self._recv_th.start()
         self._handle_event_th.start()
-        return True
 
     def _recv_loop(self):
         reason = "socket closed"
@@ -194,85 +250,69 @@ class _SafeTab(pychrome.Tab):
         except Exception:
             pass
         if not ours:
-            try:
-                self._on_close(reason)
-            except Exception:
-                log.error("cdp: disconnect callback failed", exc_info=True)
+            self._conn._closed_by_peer(reason)
 
     def _handle_event_loop(self):
-        import queue
-
         while not self._stopped.is_set():
             try:
                 event = self.event_queue.get(timeout=0.5)
             except queue.Empty:
                 continue
-            handler = self.event_handlers.get(event.get("method"))
-            if handler is not None:
-                try:
-                    params = event.get("params")
-                    handler(**(params if isinstance(params, dict) else {}))
-                except Exception:
-                    log.error("cdp: callback for %s failed", event.get("method"), exc_info=True)
+            params = event.get("params")
+            self._conn._dispatch(event.get("sessionId"), str(event.get("method")), params if isinstance(params, dict) else {})
             self.event_queue.task_done()
 
+    def stop_now(self) -> None:
+        self.status = self.status_stopped
+        self._stopped.set()
+        try:
+            self._ws.close(timeout=0.5)
+        except Exception:
+            pass
 
-class CdpSession:
-    """One started pychrome Tab for one page target.
 
-    `call()` is serialized and always bounded by a timeout. Event callbacks run
-    on pychrome's event thread, get the event's params as one dict, and their
+EventHandler = Callable[[dict], None]
+
+
+class Connection:
+    """One DevTools WebSocket shared by the browser (session None) and the targets attached on it.
+
+    `call()` is always bounded by a timeout. Event callbacks run on the one event
+    thread, in arrival order, get the event's params as one dict, and their
     exceptions are logged, never raised.
     """
 
-    def __init__(self, target: dict, *, connect_timeout: float = 5.0):
-        self.target = dict(target)
-        self.target_id = target.get("id")
-        self._lock = threading.Lock()
-        self._handlers: dict[str, list[Callable[[dict], None]]] = {}
-        self._disconnect_cbs: list[Callable[[str], None]] = []
-        self._disconnected = threading.Event()
-        self._disconnect_once = threading.Lock()
-        self.disconnect_reason: str | None = None
-        self._closed = False
-        self._tab = _SafeTab(
-            self._socket_closed,
-            connect_timeout=connect_timeout,
-            id=target.get("id"),
-            type=target.get("type"),
-            webSocketDebuggerUrl=target.get("webSocketDebuggerUrl"),
-        )
-        try:
-            self._tab.start()
-        except Exception as exc:
-            self._tab._stopped.set()
-            raise Disconnected(f"could not open the tab's DevTools socket ({exc.__class__.__name__})") from None
+    def __init__(self, url: str, *, deadline_s: float = CONNECT_DEADLINE_S, on_waiting: Callable[[], None] | None = None):
+        self.url = url
+        self._ids = threading.Lock()
+        self._next_id = 0
+        self._handlers: dict[str | None, dict[str, list[EventHandler]]] = {}
+        self._close_cbs: list[Callable[[str], None]] = []
+        self._once = threading.Lock()
+        self.closed_reason: str | None = None
+        self._sock = _Socket(self, open_websocket(url, deadline_s=deadline_s, on_waiting=on_waiting), url)
 
-    # -- state
     @property
     def alive(self) -> bool:
-        return not self._closed and not self._disconnected.is_set() and not self._tab._stopped.is_set()
+        return self.closed_reason is None and not self._sock._stopped.is_set()
 
-    # -- calls
-    def call(self, method: str, timeout: float = 5.0, **params) -> dict:
+    def call(self, method: str, params: dict | None = None, *, session_id: str | None = None, timeout: float = 5.0) -> dict:
         if not self.alive:
-            raise Disconnected(self.disconnect_reason or "session closed")
-        if not self._lock.acquire(timeout=timeout):
-            raise CdpTimeout(method, timeout)
+            raise Disconnected(self.closed_reason or "connection closed")
+        with self._ids:
+            self._next_id += 1
+            message = {"id": self._next_id, "method": method, "params": params or {}}
+        if session_id is not None:
+            message["sessionId"] = session_id
         try:
-            if not self.alive:
-                raise Disconnected(self.disconnect_reason or "session closed")
-            try:
-                result = self._tab._send({"method": method, "params": params}, timeout=timeout)
-            except pychrome.TimeoutException:
-                raise CdpTimeout(method, timeout) from None
-            except pychrome.UserAbortException:
-                raise Disconnected(self.disconnect_reason or "session closed") from None
-            except (websocket.WebSocketException, OSError) as exc:
-                self._socket_closed(f"send failed ({exc.__class__.__name__})")
-                raise Disconnected(self.disconnect_reason or "send failed") from None
-        finally:
-            self._lock.release()
+            result = self._sock._send(message, timeout=timeout)
+        except pychrome.TimeoutException:
+            raise CdpTimeout(method, timeout) from None
+        except pychrome.UserAbortException:
+            raise Disconnected(self.closed_reason or "connection closed") from None
+        except (websocket.WebSocketException, OSError) as exc:
+            self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
+            raise Disconnected(self.closed_reason or "send failed") from None
         if not isinstance(result, dict):
             raise CdpError(method, "malformed answer")
         if "error" in result and "result" not in result:
@@ -282,55 +322,137 @@ class CdpSession:
         res = result.get("result")
         return res if isinstance(res, dict) else {}
 
-    # -- events
-    def on(self, event_name: str, callback: Callable[[dict], None]) -> None:
-        cbs = self._handlers.setdefault(event_name, [])
-        cbs.append(callback)
-        if len(cbs) == 1:
-            self._tab.set_listener(event_name, lambda **params: self._dispatch(event_name, params))
+    def on(self, event_name: str, callback: EventHandler, *, session_id: str | None = None) -> None:
+        self._handlers.setdefault(session_id, {}).setdefault(event_name, []).append(callback)
 
-    def _dispatch(self, event_name: str, params: dict) -> None:
-        for cb in list(self._handlers.get(event_name, ())):
+    def forget(self, session_id: str) -> None:
+        """Drop the handlers of a session that is gone."""
+        self._handlers.pop(session_id, None)
+
+    def _dispatch(self, session_id, method: str, params: dict) -> None:
+        for cb in list(self._handlers.get(session_id, {}).get(method, ())):
             try:
                 cb(params)
             except Exception:
-                log.error("cdp: handler for %s failed", event_name, exc_info=True)
+                log.error("cdp: handler for %s failed", method, exc_info=True)
+
+    def on_close(self, callback: Callable[[str], None]) -> None:
+        self._close_cbs.append(callback)
+
+    def remove_on_close(self, callback: Callable[[str], None]) -> None:
+        try:
+            self._close_cbs.remove(callback)
+        except ValueError:
+            pass
+
+    def _closed_by_peer(self, reason: str) -> None:
+        with self._once:
+            if self.closed_reason is not None:
+                return
+            self.closed_reason = reason
+        self._sock.stop_now()
+        for cb in list(self._close_cbs):
+            try:
+                cb(reason)
+            except Exception:
+                log.error("cdp: disconnect callback failed", exc_info=True)
+
+    def close(self) -> None:
+        """Close the socket (no close callbacks)."""
+        with self._once:
+            if self.closed_reason is not None:
+                return
+            self.closed_reason = "closed by grok-tui"
+        self._sock.stop_now()
+
+
+class CdpSession:
+    """One target's session on a Connection (its own WebSocket when built from a /json target).
+
+    `call()` is serialized per session and always bounded by a timeout.
+    `mark_disconnected` (target closed, detached, crashed, socket gone) fires the
+    disconnect callbacks once.
+    """
+
+    def __init__(
+        self,
+        target: dict,
+        *,
+        connect_timeout: float = CONNECT_DEADLINE_S,
+        connection: Connection | None = None,
+        session_id: str | None = None,
+    ):
+        self.target = dict(target)
+        self.target_id = target.get("id") or target.get("targetId")
+        self._owns_connection = connection is None
+        if connection is None:
+            url = target.get("webSocketDebuggerUrl")
+            if not isinstance(url, str):
+                raise Disconnected("the tab has no DevTools socket")
+            try:
+                connection = Connection(url, deadline_s=connect_timeout)
+            except BrowserError as exc:
+                raise Disconnected(f"could not open the tab's DevTools socket ({exc})") from None
+        self.connection = connection
+        self.session_id = session_id
+        self._lock = threading.Lock()
+        self._disconnect_cbs: list[Callable[[str], None]] = []
+        self._disconnected = threading.Event()
+        self._disconnect_once = threading.Lock()
+        self.disconnect_reason: str | None = None
+        self._closed = False
+        connection.on_close(self.mark_disconnected)
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed and not self._disconnected.is_set() and self.connection.alive
+
+    def call(self, method: str, timeout: float = 5.0, **params) -> dict:
+        if not self.alive:
+            raise Disconnected(self.disconnect_reason or "session closed")
+        if not self._lock.acquire(timeout=timeout):
+            raise CdpTimeout(method, timeout)
+        try:
+            if not self.alive:
+                raise Disconnected(self.disconnect_reason or "session closed")
+            return self.connection.call(method, params, session_id=self.session_id, timeout=timeout)
+        finally:
+            self._lock.release()
+
+    def on(self, event_name: str, callback: EventHandler) -> None:
+        self.connection.on(event_name, callback, session_id=self.session_id)
 
     def on_disconnect(self, callback: Callable[[str], None]) -> None:
         self._disconnect_cbs.append(callback)
 
-    def _socket_closed(self, reason: str) -> None:
-        self.mark_disconnected(reason)
-
     def mark_disconnected(self, reason: str) -> None:
-        """Treat the session as gone (socket closed, tab detached or crashed); callbacks fire once."""
+        """Treat the session as gone (socket closed, tab closed, detached or crashed); callbacks fire once."""
         with self._disconnect_once:
             if self._disconnected.is_set() or self._closed:
                 return
             self.disconnect_reason = reason
             self._disconnected.set()
-        self._stop_tab()
+        if self._owns_connection:
+            self.connection.close()
         for cb in list(self._disconnect_cbs):
             try:
                 cb(reason)
             except Exception:
                 log.error("cdp: disconnect callback failed", exc_info=True)
 
-    def _stop_tab(self) -> None:
-        tab = self._tab
-        tab.status = tab.status_stopped
-        tab._stopped.set()
-        ws = tab._ws
-        if ws is not None:
-            try:
-                ws.close(timeout=0.5)
-            except Exception:
-                pass
-
     def close(self) -> None:
-        """Stop the session (no disconnect callback)."""
+        """End the session (no disconnect callback): detach from the target, or close our own socket."""
         with self._disconnect_once:
             if self._closed:
                 return
             self._closed = True
-        self._stop_tab()
+        self.connection.remove_on_close(self.mark_disconnected)
+        if self._owns_connection:
+            self.connection.close()
+            return
+        if self.connection.alive and self.session_id and not self._disconnected.is_set():
+            try:
+                self.connection.call("Target.detachFromTarget", {"sessionId": self.session_id}, timeout=1.0)
+            except BrowserError as exc:
+                log.debug("detach failed: %s", exc)
+        self.connection.forget(self.session_id)

@@ -94,6 +94,24 @@ def wait_for_devtools(host: str, port: int, timeout: float = 15.0, proc: subproc
         time.sleep(0.05)
 
 
+def wait_for_port_file(path: str, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> int:
+    """The port a browser started with --remote-debugging-port=0 wrote into its DevToolsActivePort."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                first = fh.readline().strip()
+            if first.isdigit():
+                return int(first)
+        except OSError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise LaunchError(f"The browser exited (code {proc.returncode}) before it wrote {path}.")
+        if time.monotonic() > deadline:
+            raise LaunchError(f"The browser did not write {path} within {timeout:.0f} s.")
+        time.sleep(0.05)
+
+
 def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
     """Terminate, and kill if it has not ended within `grace` seconds."""
     if proc.poll() is None:
@@ -193,7 +211,7 @@ def launch_chrome(
     Without `profile_dir` a fresh temporary profile is made and removed on close.
     """
     exe = find_browser(executable)
-    port = port or free_port(host)
+    port = free_port(host) if port is None else port
     temporary = profile_dir is None
     profile = profile_dir or tempfile.mkdtemp(prefix="grok-tui-chrome-")
     os.makedirs(profile, exist_ok=True)
@@ -219,7 +237,10 @@ def launch_chrome(
     )
     chrome = ChromeProcess(proc=proc, host=host, port=port, profile_dir=profile, temporary=temporary)
     try:
-        chrome.version = wait_for_devtools(host, port, timeout, proc)
+        if port == 0:
+            chrome.port = wait_for_port_file(os.path.join(profile, "DevToolsActivePort"), timeout, proc)
+        else:
+            chrome.version = wait_for_devtools(host, port, timeout, proc)
     except BaseException:
         chrome.close()
         raise

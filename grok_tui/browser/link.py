@@ -1,6 +1,8 @@
 """BrowserLink: the one class the rest of the app uses to talk to the Grok tab, a façade over the link's modules.
 
-It attaches to the user's Chrome over CDP (cdp), reads the tab (page), its
+It finds the browser's DevTools endpoint (endpoint), holds one browser-level
+connection (cdp) on which it discovers the tabs and attaches to the chosen one
+only (tabs), reads the tab (page), its
 generation stream (network) and its observer's signals (dom), tags what they
 emit with the attempt it belongs to (attempts), and carries out the engine's
 ClickMakeVideo (actions). `emit` is called from pychrome's threads (and from
@@ -19,12 +21,14 @@ from typing import Callable
 from ..engine.events import ClickMakeVideo
 from .actions import CONFIRM_TIMEOUT, Actions
 from .attempts import AttemptBoard
-from .cdp import BrowserError, CdpSession, CdpTimeout, NoMatchingTab, discover
+from .cdp import BrowserError, CdpTimeout, Connection, NoMatchingTab, NothingListening
 from .dom import DomSignals
+from .endpoint import Endpoint, EndpointSpec, StalePortFile, resolve
 from .network import GenerationWatch
 from .observer import SignalGate, merge_selectors
 from .page import Page, media_id_from_src, post_id_from_url
-from .signals import AttachInfo, Attached, Disconnected, TabIdentity
+from .signals import AttachInfo, Attached, AwaitingPermission, Disconnected, TabIdentity, TabsChanged
+from .tabs import Tabs
 
 
 class BrowserLink:
@@ -38,8 +42,15 @@ class BrowserLink:
         selectors: dict | None = None,
         call_timeout: float = 5.0,
         confirm_timeout: float = CONFIRM_TIMEOUT,
+        endpoint: EndpointSpec | None = None,
     ):
-        self.host, self.port, self.tab_match = host, port, tab_match
+        """`endpoint` says where Chrome is (settings.endpoint_spec()); without it, host:port the classic way."""
+        self.spec = endpoint or EndpointSpec(host=host, port=port)
+        self.host, self.port, self.tab_match = self.spec.host, self.spec.port, tab_match
+        self.endpoint: Endpoint | None = None
+        self._tabs: Tabs | None = None
+        self._version: dict = {}
+        self._announce = ""  # said once the first attach on a new connection succeeded
         self._chosen_target: str | None = None
         self.selectors = merge_selectors(selectors)
         self.call_timeout = call_timeout
@@ -71,14 +82,44 @@ class BrowserLink:
 
     # ------------------------------------------------------------------ attach / close
 
+    def _browser(self) -> Tabs:
+        """The browser connection and its live tab list (connecting first if there is none)."""
+        tabs = self._tabs
+        if tabs is not None and tabs.conn.alive:
+            return tabs
+        ep = resolve(self.spec, deadline_s=self.call_timeout)
+        try:
+            conn = Connection(ep.ws_url, deadline_s=self.call_timeout, on_waiting=lambda: self._waiting(ep))
+        except NothingListening:
+            if ep.port_file is not None:
+                raise StalePortFile(ep.port_file, ep.port) from None
+            raise
+        try:
+            version = conn.call("Browser.getVersion", timeout=self.call_timeout)
+            tabs = Tabs(conn, self._tabs_changed, timeout=self.call_timeout)
+        except BaseException:
+            conn.close()
+            raise
+        self.endpoint, self._tabs = ep, tabs
+        self._version = version
+        self.host, self.port = ep.host, ep.port
+        self._announce = f"connected to {version.get('product') or 'Chrome'} ({ep.how})"
+        return tabs
+
+    def _waiting(self, ep: Endpoint) -> None:
+        self.board.emit(AwaitingPermission(f"{ep.host}:{ep.port}"))
+
+    def _tabs_changed(self) -> None:
+        tabs = self._tabs
+        if tabs is not None:
+            self.board.emit(TabsChanged(tuple(self._matching(tabs.pages()))))
+
+    def _matching(self, pages: list[dict]) -> list[dict]:
+        return [t for t in pages if self.tab_match in t["url"]]
+
     def list_tabs(self) -> list[dict]:
         """The page tabs whose URL contains tab_match: [{id, url, title}], in Chrome's order."""
-        _version, pages = discover(self.host, self.port, timeout=min(2.0, self.call_timeout))
-        return [
-            {"id": str(t.get("id")), "url": str(t.get("url", "")), "title": str(t.get("title", ""))}
-            for t in pages
-            if self.tab_match in str(t.get("url", ""))
-        ]
+        return self._matching(self._browser().pages())
 
     def attach(self, target_id: str | None = None) -> AttachInfo:
         """Attach to a page tab whose URL contains tab_match. Raises BrowserError subclasses.
@@ -90,22 +131,24 @@ class BrowserLink:
         old, self.page.session = self.page.session, None
         if old is not None:
             old.close()
-        version, pages = discover(self.host, self.port, timeout=min(2.0, self.call_timeout))
-        matches = [t for t in pages if self.tab_match in str(t.get("url", ""))]
+        tabs = self._browser()
+        tabs.refresh(self.call_timeout)
+        pages = tabs.pages()
+        matches = self._matching(pages)
         if not matches:
-            raise NoMatchingTab(self.tab_match, [str(t.get("url", "")) for t in pages])
+            raise NoMatchingTab(self.tab_match, [t["url"] for t in pages])
         wanted = target_id or self._chosen_target
-        target = next((t for t in matches if str(t.get("id")) == wanted), None)
+        target = next((t for t in matches if t["id"] == wanted), None)
         if target is None and target_id:
-            raise NoMatchingTab(self.tab_match, [str(t.get("url", "")) for t in matches])
+            raise NoMatchingTab(self.tab_match, [t["url"] for t in matches])
         target = target or matches[0]
-        self._chosen_target = str(target.get("id"))
-        session = CdpSession(target, connect_timeout=self.call_timeout)
+        self._chosen_target = target["id"]
+        session = tabs.attach(target["id"], timeout=self.call_timeout)
         try:
             for part in (self.page, self.network, self.dom):
                 part.register(session)
             session.on_disconnect(self._on_disconnect)
-            ident = self.page.setup(session, str(target.get("url", "")))
+            ident = self.page.setup(session, target["url"])
         except BaseException:
             self.page.session = None
             session.close()
@@ -113,26 +156,32 @@ class BrowserLink:
         self.info = AttachInfo(
             host=self.host,
             port=self.port,
-            browser=str(version.get("Browser", "")),
-            protocol=str(version.get("Protocol-Version", "")),
-            target_id=str(target.get("id")),
+            browser=str(self._version.get("product", "")),
+            protocol=str(self._version.get("protocolVersion", "")),
+            target_id=target["id"],
             identity=ident,
             matched=len(matches),
             pages=len(pages),
             attach_ms=round((time.monotonic() - t0) * 1000.0, 1),
+            endpoint=self.endpoint.how if self.endpoint else "",
         )
         if len(matches) > 1 and not wanted:
             self.board.log("WARN", f"{len(matches)} tabs match {self.tab_match!r}; using the first: {ident.url}")
+        if self._announce:
+            self.board.log("INFO", self._announce)
+            self._announce = ""
         self.board.emit(Attached(self.info))
         return self.info
 
     def close(self) -> None:
         """Remove what we installed (observer, binding, title prefix) and drop the connection."""
         s, self.page.session = self.page.session, None
-        if s is None:
-            return
-        self.page.teardown(s)
-        s.close()
+        if s is not None:
+            self.page.teardown(s)
+            s.close()
+        tabs, self._tabs = self._tabs, None
+        if tabs is not None:
+            tabs.conn.close()
 
     def _on_disconnect(self, reason: str) -> None:
         self.network.lost()

@@ -34,6 +34,7 @@ class AttachInfo:
     matched: int  # how many page tabs matched tab_match (the first one is used)
     pages: int  # how many page tabs there were
     attach_ms: float  # how long attach() took
+    endpoint: str = ""  # how the browser endpoint was found, e.g. "DevToolsActivePort in <dir>"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,24 @@ class Disconnected:
 
 
 @dataclass(frozen=True)
+class AwaitingPermission:
+    """Connecting waits on Chrome: it may be asking the user to allow remote debugging."""
+
+    where: str  # host:port
+
+    @property
+    def message(self) -> str:
+        return f"allow the connection in Chrome (it asks whether to allow remote debugging from {self.where})"
+
+
+@dataclass(frozen=True)
+class TabsChanged:
+    """The matching page tabs changed (one opened, closed or changed URL): [{id, url, title}]."""
+
+    tabs: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
 class SignalStats:
     """Page-signal counters: binding calls received, signals accepted, items dropped (junk/flood)."""
 
@@ -70,4 +89,4 @@ class SignalStats:
     dropped: int
 
 
-LinkEvent = Attached | LinkLog | TabChanged | Disconnected | SignalStats
+LinkEvent = Attached | LinkLog | TabChanged | Disconnected | SignalStats | AwaitingPermission | TabsChanged

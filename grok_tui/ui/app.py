@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
+from ..browser.signals import AwaitingPermission
 from ..engine import Phase
 from ..engine.events import Configure, ResetRetries, RetryNow, SetAutoRetry, UserCancel
 from ..runner import SessionRunner
@@ -281,6 +282,13 @@ class GrokApp(App):
     def _on_tab(self, msg: m.TabIdentityChanged) -> None:
         self.tab_identity = msg.identity
         self.schedule_view()
+
+    @on(m.LinkEvent)
+    def _on_link_event(self, msg: m.LinkEvent) -> None:
+        if isinstance(msg.event, AwaitingPermission):
+            self.link_detail = "waiting for Chrome"
+            self.notify(msg.event.message.capitalize() + ".", title="Chrome is asking", timeout=30)
+            self.schedule_view()
 
     @on(m.SessionFinished)
     def _on_finished(self, msg: m.SessionFinished) -> None:
