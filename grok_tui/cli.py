@@ -1,4 +1,4 @@
-"""Command line: `grok-tui` (the terminal UI), `run --no-ui`, `demo`, `sim`, `chrome`."""
+"""Command line: `grok-tui` (the terminal UI), `run --no-ui`, `demo`, `sim`, `chrome`, `history`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_CANCELLED, EXIT_CANNOT_START = 0, 1, 2, 3
 OUTCOME_EXIT = {"success": EXIT_SUCCESS, "failure": EXIT_FAILURE, "cancelled": EXIT_CANCELLED}
-COMMANDS = ("tui", "run", "demo", "sim", "chrome")
+COMMANDS = ("tui", "run", "demo", "sim", "chrome", "history")
 DEMO_SCRIPT = "ok,mod@40,mod@92,ok,mod@10,ok"
 
 DESCRIPTION = """\
@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default="https://grok.com/imagine")
     p.add_argument("--browser", default=None, help="browser executable (default: first Chrome/Chromium on PATH)")
     p.add_argument("--headless", action="store_true", help="no window (for testing)")
+
+    from . import history_cli
+
+    history_cli.add_parser(sub)
     return parser
 
 
@@ -167,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(ns)
         if command == "run":
             return _cmd_run(ns)
+        if command == "history":
+            from . import history_cli
+
+            return history_cli.run(ns)
         return _cmd_tui(ns)
     except KeyboardInterrupt:
         return 130

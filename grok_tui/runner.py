@@ -375,6 +375,8 @@ class SessionRunner:
         try:
             record = self.store.append_history(
                 summary,
+                prompt=self.engine.prompt,  # exactly as sent (the History screen groups by it)
+                postId=post_id,
                 logPath=str(self.logbook.path) if self.logbook.path else None,
                 attemptsDetail=[a.to_dict() for a in self.engine.session.attempt_progress],
             )

@@ -1,6 +1,6 @@
 """Smoke test of the benchmarks: each bench/*.py --quick runs, exits 0 and prints sane JSON lines.
 
-No timing assertions (the numbers are for people to read). The five scripts run two at a time
+No timing assertions (the numbers are for people to read). The scripts run two at a time
 (each starts its own sim process and headless Chromium) to keep the whole test well under a minute.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup")
+SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history")
 _pool = ThreadPoolExecutor(max_workers=2)
 _runs: dict[str, Future] = {}
 
@@ -28,7 +28,7 @@ def _run(name: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def results():
-    """Start all five at once (two at a time); each test waits for its own."""
+    """Start them all at once (two at a time); each test waits for its own."""
     for name in SCRIPTS:
         _runs.setdefault(name, _pool.submit(_run, name))
     return _runs
@@ -112,3 +112,14 @@ def test_startup(results):
         tm, rt = whats["app_tmux"], whats["app_run_test"]
         assert num(tm["first_render_p50_ms"]) and num(tm["attached_p50_ms"])
         assert num(rt["first_pause_p50_ms"]) and rt["first_pause_p50_ms"] > 0
+
+
+def test_history(results):
+    [o] = lines_of(results, "history")
+    assert o["n"] == o["rows"] == 1000 and o["skipped"] == 0
+    assert o["prompts"] >= 2 and o["days"] >= 7
+    for key in ("open_p50_ms", "open_max_ms", "read_ms", "aggregate_ms", "open_cpu_p50_ms", "rss_extra_mb"):
+        assert num(o[key]) and o[key] >= 0, (key, o)
+    assert o["open_p50_ms"] <= o["open_max_ms"] and isinstance(o["met"], bool)
+    if (ROOT / "grok_tui" / "ui" / "history.py").exists():
+        assert num(o["screen_p50_ms"]) and o["screen_p50_ms"] > 0
