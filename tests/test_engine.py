@@ -15,7 +15,9 @@ from grok_tui.engine.events import (
     RateLimited,
     Refused,
     ResetRetries,
+    Restore,
     RetryNow,
+    RouteChanged,
     SessionEnded,
     SetAutoRetry,
     SetTitle,
@@ -28,6 +30,12 @@ from grok_tui.engine.events import (
 T0 = 1_700_000_000.0
 
 
+def at(t: float):
+    """Equal to the epoch time `t` within a microsecond (pytest.approx's default relative
+    tolerance would accept 1,700 s of error at epoch magnitudes)."""
+    return pytest.approx(t, rel=0, abs=1e-6)
+
+
 class Driver:
     """Feeds an engine and keeps every command it returned."""
 
@@ -37,21 +45,25 @@ class Driver:
         )
         self.now = T0
         self.commands: list = []
+        self.ended_at: list[float] = []  # when each SessionEnded came out
+
+    def _take(self, out):
+        self.commands += out
+        self.ended_at += [self.now for c in out if isinstance(c, SessionEnded)]
+        return out
 
     def send(self, event, dt: float = 0.0):
         self.now += dt
-        out = self.engine.handle(event, self.now)
-        self.commands += out
-        return out
+        return self._take(self.engine.handle(event, self.now))
 
     def wait(self, dt: float):
         """Advance the clock by dt, firing deadlines at their exact times."""
         end = self.now + dt
         while (d := self.engine.next_deadline()) is not None and d <= end:
             self.now = max(self.now, d)
-            self.commands += self.engine.advance(self.now)
+            self._take(self.engine.advance(self.now))
         self.now = end
-        self.commands += self.engine.advance(self.now)
+        self._take(self.engine.advance(self.now))
 
     def clicks(self) -> list[ClickMakeVideo]:
         return [c for c in self.commands if isinstance(c, ClickMakeVideo)]
@@ -73,6 +85,7 @@ class Driver:
         if outcome == "ok":
             self.send(AttemptProgress(50, n), took / 2)
             self.send(VideoSucceeded(n, f"vid-{n}"), took / 2)
+            self.last_success_at = self.now
         elif outcome.startswith("mod@"):
             pct = float(outcome[4:])
             if pct > 0:
@@ -111,9 +124,9 @@ def test_seed_example_flow():
         "layer1Failures": 0,
         "layer2Failures": 1,
         "layer3Failures": 0,
-        "endedAt": summary.endedAt,
+        "endedAt": int(round(d.last_success_at * 1000)),  # the goal was reached by the last success
     }
-    assert summary.endedAt == int(round(d.now * 1000)) or summary.endedAt < int(d.now * 1000)
+    assert d.ended_at == [d.last_success_at]
     assert [c.attempt for c in d.clicks()] == [1, 2, 3, 4]
     assert [c.is_retry for c in d.clicks()] == [False, False, True, False]
     # every attempt sends exactly the user's prompt and the session's source image
@@ -322,12 +335,29 @@ def test_anonymous_moderations_within_gap_are_ignored():
     d.wait(8.5)  # retry fired
     d.send(VideoModerated(None, None, None, "dom"), 0.5)  # 9 s later: counts
     assert d.engine.session.credits_used == 2
+    # The seed's 5 s gap holds whatever the cooldown: with a 1 s cooldown, a second signal
+    # without an attempt id 1.2 s after the first is the same toast, not the retry's outcome.
     d2 = Driver(retries=5, cooldown_s=1)
     d2.start()
     d2.send(VideoModerated(None, None, None, "dom"), 5)
     d2.wait(1.0)  # retry at +1 s
-    d2.send(VideoModerated(None, None, None, "dom"), 0.2)  # 1.2 s later, gap min(5, cooldown)=1 -> counts
-    assert d2.engine.session.credits_used == 2
+    assert len(d2.clicks()) == 2
+    d2.send(VideoModerated(None, None, None, "dom"), 0.2)  # 1.2 s after the first: ignored
+    assert d2.engine.session.credits_used == 1 and d2.engine.current.outcome == "pending"
+    assert "within 5 s of the last one ignored" in d2.engine.session.logs[-1].message
+    d2.send(VideoModerated(None, None, None, "dom"), 3.9)  # 5.1 s after the first: counts
+    assert d2.engine.session.credits_used == 2 and d2.engine.current.outcome == "moderated"
+
+
+def test_signals_with_an_attempt_id_are_deduplicated_per_attempt_not_by_the_gap():
+    d = Driver(retries=5, cooldown_s=1)
+    d.start()
+    d.send(VideoModerated(1, None, None, "dom"), 5)
+    d.wait(1.0)
+    d.send(VideoModerated(1, None, None, "dom"), 0.1)  # attempt 1 again: a duplicate
+    assert d.engine.session.credits_used == 1
+    d.send(VideoModerated(2, None, None, "dom"), 0.1)  # attempt 2, 1.2 s after attempt 1's: counts
+    assert d.engine.session.credits_used == 2 and d.engine.current.outcome == "moderated"
 
 
 # ------------------------------------------------------------------ cooldown
@@ -344,7 +374,7 @@ def test_retry_fires_exactly_when_cooldown_ends():
     assert len(d.clicks()) == 1
     d.wait(0.001)
     assert len(d.clicks()) == 2
-    assert d.click_times()[1] == pytest.approx(moderated_at + 8)
+    assert d.click_times()[1] == at(moderated_at + 8)
     assert d.clicks()[1].is_retry and d.engine.session.retry_count == 1
 
 
@@ -355,7 +385,7 @@ def test_next_video_after_delay_with_same_prompt_and_image():
     t_ok = d.now
     d.send(ClickSent(1), 0)  # late duplicate confirmation: ignored
     d.wait(8)
-    assert d.click_times()[1] == pytest.approx(t_ok + 8)
+    assert d.click_times()[1] == at(t_ok + 8)
     assert d.clicks()[1].prompt == '"quoted" é 日本 🎬'
     assert d.clicks()[1].media_id == "img-42"
 
@@ -374,7 +404,7 @@ def test_click_during_cooldown_is_deferred_and_replaced():
     assert len(d.clicks()) == 1
     deadline = d.engine.next_deadline()
     d.send(SetAutoRetry(True), 0.5)  # second request replaces the first, never queues
-    assert d.engine.next_deadline() == deadline == pytest.approx(first_click + 9)  # moderation + 8
+    assert d.engine.next_deadline() == deadline == at(first_click + 9)  # moderation + 8
     d.wait(20)
     assert len(d.clicks()) == 2
 
@@ -387,7 +417,7 @@ def test_start_defers_first_click_to_previous_cooldown():
     d.send(UserCancel(), 1)
     d.send(StartSession("again", media_id="m"), 1)
     assert len(d.clicks()) == 1
-    assert d.engine.next_deadline() == pytest.approx(clicked + 8)
+    assert d.engine.next_deadline() == at(clicked + 8)
     d.wait(10)
     assert len(d.clicks()) == 2
     assert d.click_times()[1] - clicked >= 8
@@ -452,3 +482,184 @@ def test_configure_goal_down_ends_session_in_next_video_wait():
     d.send(Configure(video_goal=1), 1)
     [s] = d.summaries()
     assert s.outcome == "success" and s.completedVideos == 1 and s.videoGoal == 1
+
+
+# ------------------------------------------------------------------ exact to the seed (issue 10)
+
+
+def test_lowered_max_retries_stops_an_already_scheduled_retry():
+    # max 3, two moderations, max lowered to 1 during the cooldown: no third click.
+    d = Driver(retries=3, cooldown_s=8)
+    d.start()
+    d.play("mod@10")
+    d.wait(8)  # retry 1 goes out
+    d.play("mod@10")
+    assert d.engine.phase == Phase.RETRY_WAIT and d.engine.session.retry_count == 1
+    d.send(Configure(max_retries=1), 2)
+    d.wait(60)
+    assert len(d.clicks()) == 2
+    [s] = d.summaries()
+    assert (s.outcome, s.retriesAttempted, s.maxRetries) == ("failure", 1, 1)
+
+
+def test_lowered_max_retries_with_auto_retry_off_ends_instead_of_waiting():
+    d = Driver(retries=3, auto=False, cooldown_s=2)
+    d.start()
+    d.play("mod@10")
+    assert d.engine.phase == Phase.MANUAL_WAIT
+    d.send(RetryNow(), 5)
+    d.play("mod@10")
+    d.send(Configure(max_retries=1), 1)
+    d.send(RetryNow(), 1)
+    d.wait(30)
+    assert len(d.clicks()) == 2
+    [s] = d.summaries()
+    assert (s.outcome, s.retriesAttempted, s.maxRetries) == ("failure", 1, 1)
+
+
+def test_max_retries_below_the_retries_made_is_refused():
+    d = Driver(retries=3, cooldown_s=1)
+    d.start()
+    for _ in range(2):
+        d.play("mod@10")
+        d.wait(1)
+    assert d.engine.session.retry_count == 2
+    out = d.send(Configure(max_retries=1), 1)
+    assert [c.message for c in out if isinstance(c, Refused)] == [
+        "max_retries cannot go below the 2 retries this session has already made."
+    ]
+    assert d.engine.persistent.max_retries == 3
+
+
+def test_refused_configure_changes_nothing():
+    d = Driver(retries=3, goal=2)
+    d.start()
+    out = d.send(Configure(max_retries=10, video_goal=5, prompt="new"), 1)
+    assert any(isinstance(c, Refused) for c in out)
+    p = d.engine.persistent
+    assert (p.max_retries, p.video_goal, p.last_prompt_value) == (3, 2, "a red fox running through snow")
+    out = d.send(Configure(max_retries=10, video_goal=0), 1)  # one bad value: the good one is not applied
+    assert any(isinstance(c, Refused) for c in out) and p.max_retries == 3
+
+
+def test_late_click_sent_for_a_resolved_attempt_changes_nothing():
+    d = Driver(retries=5, cooldown_s=8)
+    d.start()
+    d.send(VideoModerated(1, 0), 1.0)  # moderated before its ClickSent was handled
+    moderated_at = d.now
+    deadline = d.engine.next_deadline()
+    assert deadline == at(moderated_at + 8)
+    d.send(ClickSent(1), 2.5)  # late confirmation, 2.5 s later
+    assert d.engine.next_deadline() == deadline
+    assert d.engine.last_click_time == T0
+    d.wait(10)
+    assert d.click_times()[1] == at(moderated_at + 8)
+
+
+def test_repeated_click_sent_does_not_move_the_pacing_clock():
+    d = Driver(goal=2, next_video_delay_s=8, cooldown_s=8)
+    d.start()
+    d.send(ClickSent(1), 0.1)
+    d.send(ClickSent(1), 3.0)  # a second confirmation of the same click
+    assert d.engine.last_click_time == at(T0 + 0.1)
+    d.send(VideoSucceeded(1, "v1"), 1.0)
+    t_ok = d.now
+    d.wait(20)
+    assert d.click_times()[1] == at(t_ok + 8)
+
+
+def test_reset_between_sessions_is_the_seeds_reset_state():
+    d = Driver(goal=3, retries=5, cooldown_s=1, next_video_delay_s=1)
+    d.start()
+    d.play("ok")
+    d.send(RouteChanged("post-2"), 0.1)
+    d.wait(1)
+    d.play("mod@40")
+    d.send(UserCancel(), 0.2)
+    assert d.engine.phase == Phase.ENDED and d.engine.session.credits_used == 2
+    assert d.engine.persistent.video_group == ["post-2"]
+    d.send(ResetRetries(), 1)
+    e, s = d.engine, d.engine.session
+    assert e.phase == Phase.IDLE and not s.is_session_active
+    assert (s.retry_count, s.videos_generated, s.credits_used) == (0, 0, 0)
+    assert (s.layer1_failures, s.layer2_failures, s.layer3_failures) == (0, 0, 0)
+    assert list(s.attempt_progress) == [] and s.last_session_outcome == "idle"
+    assert e.persistent.video_group == []
+    assert e.current is None and e.next_deadline() is None
+    # settings are kept; a new session starts from attempt 1
+    assert (e.persistent.video_goal, e.persistent.max_retries) == (3, 5)
+    d.start()
+    assert d.clicks()[-1].attempt == 1
+
+
+def test_reset_during_a_session_resets_only_the_retry_counter():
+    d = Driver(goal=2, retries=5, cooldown_s=1)
+    d.start()
+    d.play("ok")
+    d.wait(10)
+    d.play("mod@40")
+    d.send(ResetRetries(), 0.1)
+    s = d.engine.session
+    assert d.engine.phase == Phase.RETRY_WAIT
+    assert (s.retry_count, s.videos_generated, s.credits_used) == (0, 1, 2)
+
+
+def test_signal_from_the_previous_session_is_ignored():
+    d = Driver(goal=1, retries=5)
+    d.start()
+    first = d.clicks()[0].session
+    d.send(UserCancel(), 1)
+    d.send(StartSession("again", media_id="m2"), 10)
+    second = d.clicks()[-1]
+    assert (second.attempt, second.session) == (1, first + 1)
+    # session 1's attempt 1 succeeds late: it must not end session 2
+    d.send(ClickSent(1, session=first), 0.1)
+    d.send(AttemptProgress(80, 1, session=first), 0.1)
+    d.send(VideoSucceeded(1, "old-video", "network", session=first), 0.1)
+    d.send(VideoModerated(1, 50, "old-video", "store", session=first), 0.1)
+    assert d.summaries()[-1].extra["reason"] == "cancelled by user"
+    a = d.engine.current
+    assert (a.outcome, a.max_progress, a.clicked_at) == ("pending", 0.0, None)
+    assert d.engine.phase.active and d.engine.session.credits_used == 0
+    stale = [ln for ln in d.engine.session.logs if "of session 1 ignored" in ln.message]
+    assert len(stale) == 4 and {ln.level for ln in stale} == {"DEBUG"}
+    d.send(ClickSent(1, session=second.session), 0.1)
+    d.send(VideoSucceeded(1, "new-video", "network", session=second.session), 5)
+    assert d.summaries()[-1].outcome == "success" and a.video_id == "new-video"
+
+
+def test_rate_limit_tagged_with_an_old_session_still_stops():
+    d = Driver(retries=5)
+    d.start()
+    d.send(UserCancel(), 1)
+    d.send(StartSession("again"), 10)
+    d.send(RateLimited(1, "network", session=1), 0.5)
+    assert d.summaries()[-1].outcome == "cancelled" and d.engine.current.outcome == "rate_limited"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_progress_is_dropped(bad):
+    d = Driver(retries=5)
+    d.start()
+    d.send(ClickSent(1), 0.1)
+    d.send(AttemptProgress(10, 1), 1)
+    d.send(AttemptProgress(bad, 1), 1)
+    assert d.engine.current.max_progress == 10
+    d.send(VideoModerated(1, bad), 1)
+    a = d.engine.current
+    assert (a.max_progress, a.layer) == (10, 1)
+    assert d.engine.session.layer1_failures == 1
+
+
+def test_restore_loads_stored_settings_between_sessions_only():
+    d = Driver(goal=1, retries=3)
+    stored = PersistentData(
+        max_retries=7, auto_retry_enabled=False, last_prompt_value="stored prompt", video_goal=4,
+        video_group=["p1", "p2"], original_media_id="img-9",
+    )
+    d.send(Restore(stored))
+    assert d.engine.persistent == stored and d.engine.persistent is not stored
+    d.start()
+    out = d.send(Restore(PersistentData(max_retries=1)), 1)
+    assert any(isinstance(c, Refused) for c in out)
+    assert d.engine.persistent.max_retries == 7

@@ -7,7 +7,8 @@ clock, sleeps, or does I/O: whoever drives it calls `advance(now)` when
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from .events import (
     AttemptProgress,
@@ -23,6 +24,7 @@ from .events import (
     RateLimited,
     Refused,
     ResetRetries,
+    Restore,
     RetryNow,
     RouteChanged,
     SessionEnded,
@@ -79,6 +81,7 @@ class SessionEngine:
         self.current: AttemptRecord | None = None
         self.last_click_time: float | None = None
         self.started_at: float | None = None
+        self.session_no = 0  # tags every attempt's ClickMakeVideo; +1 per session
         self._pending: _PendingClick | None = None
         self._timeout_at: float | None = None
         self._last_anon_moderation: float | None = None
@@ -142,6 +145,7 @@ class SessionEngine:
             self._refuse(str(exc))
             return
         p = self.persistent
+        self.session_no += 1
         if ev.video_goal is not None:
             p.video_goal = ev.video_goal
         if ev.max_retries is not None:
@@ -184,9 +188,27 @@ class SessionEngine:
         self._end("cancelled", f"browser lost: {ev.reason}", attempt_outcome="cancelled")
 
     def _on_ResetRetries(self, ev: ResetRetries) -> None:
+        if not self.phase.active:
+            self._reset_state()
+            return
         before = self.session.retry_count
         self.session.retry_count = 0
         self._log("INFO", f"retry counter reset ({before} -> 0)")
+        self._title()
+
+    def _reset_state(self) -> None:
+        """The seed's ResetState: Idle, session counters 0, video group empty (logs are kept)."""
+        logs = self.session.logs
+        self.session = SessionData(logs=logs)
+        self.persistent.video_group = []
+        self.phase = Phase.IDLE
+        self.current = None
+        self.attempt_no = 0
+        self.started_at = None
+        self._pending = None
+        self._timeout_at = None
+        self._last_anon_moderation = None
+        self._log("INFO", "reset: idle, session counters 0, video group cleared")
         self._title()
 
     def _on_RetryNow(self, ev: RetryNow) -> None:
@@ -207,7 +229,8 @@ class SessionEngine:
             self._log("INFO", "retry held: auto-retry is off (retry by hand or turn it on)")
 
     def _on_Configure(self, ev: Configure) -> None:
-        p = self.persistent
+        """All or nothing: a refused Configure changes nothing."""
+        p, s = self.persistent, self.session
         try:
             if ev.max_retries is not None:
                 check_limit("max_retries", ev.max_retries)
@@ -216,18 +239,51 @@ class SessionEngine:
         except ValueError as exc:
             self._refuse(str(exc))
             return
+        if self.phase.active:
+            if ev.prompt is not None:
+                self._refuse("The prompt cannot change during a session; it applies to the next one.")
+                return
+            if ev.max_retries is not None and ev.max_retries < s.retry_count:
+                self._refuse(
+                    f"max_retries cannot go below the {s.retry_count} retries this session has already made."
+                )
+                return
+            if ev.video_goal is not None and ev.video_goal < s.videos_generated:
+                self._refuse(
+                    f"video_goal cannot go below the {s.videos_generated} videos this session has already made."
+                )
+                return
         if ev.max_retries is not None:
             p.max_retries = ev.max_retries
         if ev.video_goal is not None:
             p.video_goal = ev.video_goal
         if ev.prompt is not None:
-            if self.phase.active:
-                self._refuse("The prompt cannot change during a session; it applies to the next one.")
-            else:
-                p.last_prompt_value = ev.prompt
+            p.last_prompt_value = ev.prompt
         self._title()
-        if self.phase == Phase.NEXT_VIDEO and self.session.videos_generated >= p.video_goal:
+        if self.phase == Phase.NEXT_VIDEO and s.videos_generated >= p.video_goal:
             self._end("success", "video goal reached")
+        elif self.phase in (Phase.RETRY_WAIT, Phase.MANUAL_WAIT) and s.retry_count >= p.max_retries:
+            self._log("WARN", f"max retries lowered to {p.max_retries}: the waiting retry is not made")
+            self._end("failure", "max retries reached")
+
+    def _on_Restore(self, ev: Restore) -> None:
+        if self.phase.active:
+            self._refuse("Stored settings cannot be loaded during a session.")
+            return
+        data = ev.persistent
+        try:
+            check_limit("max_retries", data.max_retries)
+            check_limit("video_goal", data.video_goal)
+        except ValueError as exc:
+            self._refuse(str(exc))
+            return
+        self.persistent = replace(data, video_group=list(data.video_group))
+        self._log(
+            "DEBUG",
+            f"stored settings loaded: goal {data.video_goal}, max retries {data.max_retries}, "
+            f"auto-retry {'on' if data.auto_retry_enabled else 'off'}, image {_short(data.original_media_id)}",
+        )
+        self._title()
 
     def _on_RouteChanged(self, ev: RouteChanged) -> None:
         if ev.post_id == self.post_id:
@@ -244,7 +300,10 @@ class SessionEngine:
 
     def _on_ClickSent(self, ev: ClickSent) -> None:
         a = self.current
-        if a is None or ev.attempt != a.number or not self.phase.active:
+        if self._stale(ev, "click confirmation"):
+            return
+        if a is None or ev.attempt != a.number or not self.phase.active or a.resolved or a.clicked_at is not None:
+            # A late or repeated confirmation changes nothing (above all not the pacing clock).
             self._log("DEBUG", f"click confirmation for attempt {ev.attempt} ignored (not in flight)")
             return
         a.clicked_at = self._now
@@ -256,15 +315,23 @@ class SessionEngine:
 
     def _on_ClickFailed(self, ev: ClickFailed) -> None:
         a = self.current
+        if self._stale(ev, "click failure"):
+            return
         if a is None or ev.attempt != a.number or not self.phase.active or a.resolved:
             return
         self._end("cancelled", f"attempt {a.number} could not be started: {ev.reason}", attempt_outcome="click_failed")
 
     def _on_AttemptProgress(self, ev: AttemptProgress) -> None:
+        pct = _finite(ev.percent)
+        if pct is None:
+            self._log("DEBUG", f"progress {ev.percent!r} via {ev.source} ignored (not a number)")
+            return
+        if self._stale(ev, "progress"):
+            return
         a = self._target(ev.attempt)
         if a is None or a.resolved:
             return
-        pct = max(0.0, min(100.0, float(ev.percent)))
+        pct = max(0.0, min(100.0, pct))
         a.progress_seen = True
         if pct > a.max_progress:
             a.max_progress = pct
@@ -272,6 +339,8 @@ class SessionEngine:
             a.outcome = "running"
 
     def _on_VideoSucceeded(self, ev: VideoSucceeded) -> None:
+        if self._stale(ev, "success"):
+            return
         a = self._target(ev.attempt)
         if a is None:
             return
@@ -303,9 +372,12 @@ class SessionEngine:
         self._title()
 
     def _on_VideoModerated(self, ev: VideoModerated) -> None:
+        if self._stale(ev, "moderation"):
+            return
         if ev.attempt is None:
+            # No attempt identity: the seed's guard, whatever the cooldown.
             last = self._last_anon_moderation
-            gap = min(MIN_MODERATION_GAP_S, self.timings.cooldown_s)
+            gap = MIN_MODERATION_GAP_S
             if last is not None and self._now - last < gap:
                 self._log("DEBUG", f"moderation signal via {ev.source} within {gap:g} s of the last one ignored")
                 return
@@ -318,7 +390,8 @@ class SessionEngine:
         if ev.attempt is None:
             self._last_anon_moderation = self._now
         s, p = self.session, self.persistent
-        seen = max(a.max_progress, float(ev.percent) if ev.percent is not None else 0.0)
+        on_signal = _finite(ev.percent) if ev.percent is not None else None
+        seen = max(a.max_progress, on_signal if on_signal is not None else 0.0)
         a.max_progress = max(0.0, min(100.0, seen))
         layer = classify_layer(a.max_progress)
         a.outcome = "moderated"
@@ -414,6 +487,10 @@ class SessionEngine:
             # Cannot happen through _request_click; kept as the hard guard.
             self._pending = _PendingClick(self.last_click_time + self.timings.cooldown_s, is_retry, reason)
             return
+        if is_retry and s.retry_count >= p.max_retries:
+            # The seed checks retryCount < maxRetries before every retry click (it may have been lowered).
+            self._end("failure", "max retries reached")
+            return
         if is_retry:
             s.retry_count += 1
         s.can_retry = False  # consumed
@@ -428,7 +505,13 @@ class SessionEngine:
         label = f"retry {s.retry_count}/{p.max_retries}" if is_retry else reason
         self._log("INFO", f"attempt {a.number} ({label}): writing prompt and clicking")
         self._out.append(
-            ClickMakeVideo(attempt=a.number, prompt=self.prompt, media_id=p.original_media_id, is_retry=is_retry)
+            ClickMakeVideo(
+                attempt=a.number,
+                prompt=self.prompt,
+                media_id=p.original_media_id,
+                is_retry=is_retry,
+                session=self.session_no,
+            )
         )
         self._title()
 
@@ -448,6 +531,18 @@ class SessionEngine:
                 return rec
         self._log("DEBUG", f"signal for unknown attempt {attempt} ignored")
         return None
+
+    def _stale(self, ev: object, what: str) -> bool:
+        """True (and logged at DEBUG) when `ev` was tagged by an earlier session."""
+        tag = getattr(ev, "session", None)
+        if tag is None or tag == self.session_no:
+            return False
+        self._log(
+            "DEBUG",
+            f"{what} via {getattr(ev, 'source', 'browser')} for attempt {getattr(ev, 'attempt', '?')} "
+            f"of session {tag} ignored (this is session {self.session_no})",
+        )
+        return True
 
     def _duplicate(self, a: AttemptRecord, what: str, source: str) -> None:
         if source not in a.sources:
@@ -522,6 +617,15 @@ class SessionEngine:
         if len(titles) > 1:  # one title update per step is enough
             out = [c for c in out if not isinstance(c, SetTitle)] + [titles[-1]]
         return out
+
+
+def _finite(value: object) -> float | None:
+    """`value` as a float, or None when it is not a finite number (nan, inf, junk)."""
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _short(ident: str | None) -> str:

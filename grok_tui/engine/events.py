@@ -8,10 +8,18 @@ float); `SessionEngine.advance(now)` is "time passing" and fires due deadlines.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Literal, Union
+
+if TYPE_CHECKING:
+    from .state import PersistentData
 
 Source = Literal["network", "dom", "store", "engine", "user", "test"]
 LogLevel = Literal["DEBUG", "INFO", "WARN", "ERROR"]
+
+# Browser signals carry `session`: the tag of the session whose ClickMakeVideo started the
+# attempt (the link copies `ClickMakeVideo.session` onto every event it emits for that
+# attempt). Attempt numbers restart at 1 each session, so a late signal of an earlier
+# session is told apart by this tag and ignored. None: untagged (tests, old callers).
 
 
 # ---------------------------------------------------------------- events in
@@ -34,6 +42,7 @@ class ClickSent:
 
     attempt: int
     detail: str = ""
+    session: int | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class ClickFailed:
 
     attempt: int
     reason: str
+    session: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class AttemptProgress:
     percent: float
     attempt: int | None = None
     source: Source = "network"
+    session: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class VideoSucceeded:
     attempt: int | None = None
     video_id: str | None = None
     source: Source = "network"
+    session: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,13 +80,17 @@ class VideoModerated:
     percent: float | None = None
     video_id: str | None = None
     source: Source = "network"
+    session: int | None = None
 
 
 @dataclass(frozen=True)
 class RateLimited:
+    """A rate limit. It ends the running session whatever session it is tagged with."""
+
     attempt: int | None = None
     source: Source = "network"
     detail: str = ""
+    session: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,8 @@ class BrowserLost:
 
 @dataclass(frozen=True)
 class ResetRetries:
-    """User action: retry counter back to 0 without ending the session."""
+    """User action `r`. During a session: the retry counter back to 0, the session goes on.
+    Between sessions: the seed's ResetState (Idle, session counters 0, video group empty)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,14 @@ class Configure:
     max_retries: int | None = None
     video_goal: int | None = None
     prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class Restore:
+    """Stored settings for the attached post (the seed's PersistentData), applied between
+    sessions only; whoever sends it has already let flags and environment win."""
+
+    persistent: "PersistentData"
 
 
 @dataclass(frozen=True)
@@ -135,6 +160,7 @@ Event = Union[
     RetryNow,
     SetAutoRetry,
     Configure,
+    Restore,
     RouteChanged,
 ]
 
@@ -144,12 +170,15 @@ Event = Union[
 
 @dataclass(frozen=True)
 class ClickMakeVideo:
-    """Write `prompt` (exactly) into the page's editor and click the generate button."""
+    """Write `prompt` (exactly) into the page's editor and click the generate button.
+
+    `session` tags the attempt: the link copies it onto every event of this attempt."""
 
     attempt: int
     prompt: str
     media_id: str | None
     is_retry: bool = False
+    session: int = 0
 
 
 @dataclass(frozen=True)
