@@ -7,7 +7,6 @@ clock, sleeps, or does I/O: whoever drives it calls `advance(now)` when
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from .events import (
@@ -625,7 +624,7 @@ def _finite(value: object) -> float | None:
         f = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    return f if math.isfinite(f) else None
+    return f if f - f == 0.0 else None  # nan - nan and inf - inf are nan
 
 
 def _short(ident: str | None) -> str:
