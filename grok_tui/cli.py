@@ -120,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--script", default="", help="outcomes per attempt, e.g. ok,mod@40,rate,silent (then ok)")
     p.add_argument("--editor", choices=("textarea", "prosemirror"), default="textarea")
     p.add_argument("--step-ms", type=int, default=400)
+    p.add_argument(
+        "--knob",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a page knob (repeatable): cover_toast_ms=N (a toast covers the button N ms after each generation), "
+        "mouseup_hang_ms=N (the button's mouseup handler hangs N ms), toast_readd_ms=N or LO-HI (a moderation "
+        "toast is re-added without data-ts), moderated_text=TEXT / rate_text=TEXT (backslash escapes allowed); "
+        "see grok_tui.sim.SimSite",
+    )
 
     p = sub.add_parser(
         "chrome",
@@ -442,8 +452,14 @@ def _cmd_demo(ns: argparse.Namespace) -> int:
 def _cmd_sim(ns: argparse.Namespace) -> int:
     from .sim import run_sim
 
+    from .sim import parse_knob
+
     try:
-        run_sim(host=ns.host, port=ns.port, script=ns.script, editor=ns.editor, step_ms=ns.step_ms)
+        knobs = dict(parse_knob(k) for k in ns.knob)
+    except ValueError as exc:
+        raise _Fatal(f"Bad --knob: {exc}.", 2) from None
+    try:
+        run_sim(host=ns.host, port=ns.port, script=ns.script, editor=ns.editor, step_ms=ns.step_ms, **knobs)
     except ValueError as exc:
         raise _Fatal(f"Bad --script: {exc}", 2) from None
     except OSError as exc:

@@ -20,7 +20,16 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from grok_tui.browser.launcher import launch_chrome  # noqa: E402
-from grok_tui.sim import MODERATED_TEXT, RATE_LIMIT_TEXT, SimSite, iter_json_objects, parse_script
+from grok_tui.sim import (  # noqa: E402
+    CONTROL_TOAST_TEXT,
+    COVER_TOAST_TEXT,
+    FOREIGN_DRAFT,
+    MODERATED_TEXT,
+    RATE_LIMIT_TEXT,
+    SimSite,
+    iter_json_objects,
+    parse_script,
+)
 
 PROMPT = 'a "quoted" prompt, é 日本 🎬'
 GEN = "/rest/app-chat/conversations/new"
@@ -320,3 +329,235 @@ def test_moderation_and_rate_limit(page):
         assert text == RATE_LIMIT_TEXT
         assert [e["kind"] for e in site.emitted][-1] == "rate"
         assert not page.js("!!document.querySelector('article img[alt=\"Loading\"]')")
+
+
+# ---------------------------------------------------------------- piece: pages that are not the post, knobs
+MULTILINE = "first line, é 日本\n\nthird line after a blank one\n🎬 last"
+PM = 'div.tiptap.ProseMirror[contenteditable="true"]'
+TOAST = 'section[aria-label*="Notifications"][aria-live="polite"] li.toast[data-visible="true"]'
+
+
+def wait_for(cond, timeout: float = 8.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def press_enter(page: Page):
+    page.tab.Input.dispatchKeyEvent(type="keyDown", key="Enter", code="Enter", windowsVirtualKeyCode=13, text="\r", _timeout=5)
+    page.tab.Input.dispatchKeyEvent(type="keyUp", key="Enter", code="Enter", windowsVirtualKeyCode=13, _timeout=5)
+
+
+def test_prosemirror_multiline_is_paragraphs_and_arrives_byte_identical(page):
+    with SimSite("mod@0,mod@0,mod@0", step_ms=20, steps=3, editor="prosemirror", toast_ms=300) as site:
+        page.goto(site.post_url())
+        # empty: one empty paragraph with the placeholder, as tiptap renders it
+        assert page.js(f"document.querySelector('{PM}').innerHTML") == (
+            '<p class="is-empty is-editor-empty" data-placeholder="Type to customize video...">'
+            '<br class="ProseMirror-trailingBreak"></p>'
+        )
+        page.type_prompt(PM, MULTILINE)
+        paras = page.js(f"[...document.querySelector('{PM}').children].map(p => [p.tagName, p.textContent, p.innerHTML])")
+        assert [p[0] for p in paras] == ["P"] * 4
+        assert [p[1] for p in paras] == MULTILINE.split("\n")
+        assert paras[1][2] == '<br class="ProseMirror-trailingBreak">'  # the blank line is an empty paragraph
+        assert page.js("window.__sim.promptState") == MULTILINE
+        # innerText is not the text: paragraphs read back with doubled line breaks, as on Grok
+        assert page.js(f"document.querySelector('{PM}').innerText") != MULTILINE
+        page.click(GENERATE)
+        assert wait_requests(site, 1)[0]["prompt"] == MULTILINE
+        page.wait("!window.__sim.generating")
+        # execCommand("insertText") (no beforeinput): the page re-reads its DOM into paragraphs
+        page.js(
+            f"""(() => {{ const el = document.querySelector('{PM}'); el.focus();
+                document.getSelection().selectAllChildren(el);
+                return document.execCommand('insertText', false, {json.dumps(MULTILINE)}); }})()"""
+        )
+        assert page.js("window.__sim.promptState") == MULTILINE
+        page.click(GENERATE)
+        assert wait_requests(site, 2)[1]["prompt"] == MULTILINE
+        page.wait("!window.__sim.generating")
+        # Enter key presses split paragraphs; Backspace joins
+        page.type_prompt(PM, "a")
+        press_enter(page)
+        press_enter(page)
+        page.tab.Input.insertText(text="bx", _timeout=5)
+        page.tab.Input.dispatchKeyEvent(type="rawKeyDown", key="Backspace", code="Backspace", windowsVirtualKeyCode=8, _timeout=5)
+        page.tab.Input.dispatchKeyEvent(type="keyUp", key="Backspace", code="Backspace", windowsVirtualKeyCode=8, _timeout=5)
+        assert page.js("window.__sim.promptState") == "a\n\nb"
+        assert page.js(f"document.querySelector('{PM}').children.length") == 3
+        page.click(GENERATE)
+        assert wait_requests(site, 3)[2]["prompt"] == "a\n\nb"
+
+
+def test_textarea_multiline_arrives_byte_identical(page):
+    with SimSite("mod@0", step_ms=20, steps=3) as site:
+        page.goto(site.post_url())
+        page.type_prompt(TEXTAREA, MULTILINE)
+        page.click(GENERATE)
+        assert wait_requests(site, 1)[0]["prompt"] == MULTILINE
+
+
+def test_foreign_origin_page_records_text_and_clicks(page):
+    with SimSite() as site:
+        assert site.foreign_port not in (0, site.port)
+        url = site.foreign_url(f"/imagine/post/{site.post_id}", image=site.media_id)
+        page.tab.Page.navigate(url=url, _timeout=10)
+        page.wait("document.readyState === 'complete' && !!window.__simDraft")
+        assert page.js("location.origin") == site.foreign_base_url != site.base_url
+        assert page.js('document.querySelector(\'[contenteditable="true"]\').innerText') == FOREIGN_DRAFT
+        assert page.js(f"!!document.querySelector('img[src$=\"imagine-public/images/{site.media_id}.jpg\"]').complete")
+        assert site.page_events == []
+        page.click('button[aria-label="Make video"]')
+        events = wait_for(lambda: [e for e in site.page_events if e["kind"] == "click"], what="a click record")
+        assert events[0] == {**events[0], "view": "foreign", "target": "make-video", "trusted": True,
+                             "origin": site.foreign_base_url, "text": FOREIGN_DRAFT}
+        assert [e["kind"] for e in site.page_events][:1] == ["press"]
+        page.type_prompt('[contenteditable="true"]', "overwritten")
+        texts = wait_for(lambda: [e for e in site.page_events if e["kind"] == "text"], what="a text record")
+        assert texts[-1]["text"] == "overwritten" and texts[-1]["view"] == "foreign"
+        assert site.requests == []
+        # the textarea variant
+        page.tab.Page.navigate(url=site.foreign_url(editor="textarea"), _timeout=10)
+        page.wait("document.readyState === 'complete' && !!document.querySelector('textarea')")
+        assert page.js("document.querySelector('textarea[aria-label=\"Make a video\"]').value") == FOREIGN_DRAFT
+
+
+def test_settings_route_by_pushstate_and_in_full(page):
+    with SimSite() as site:
+        page.goto(site.post_url())
+        page.wait("window.__sim.live")
+        assert site.push_route("/settings/account") == 1
+        page.wait("location.pathname === '/settings/account' && !!document.querySelector('[data-sim-view=\"settings\"]')")
+        assert page.js("location.origin") == site.base_url
+        # the post's composer is gone: the only editor and button are the settings view's
+        assert page.js("document.querySelectorAll('button[aria-label=\"Make video\"], button[aria-label=\"Redo\"]').length") == 1
+        assert not page.js("!!document.querySelector('#generate, textarea, img.source')")
+        assert page.js('document.querySelector(\'[contenteditable="true"]\').innerText') == FOREIGN_DRAFT
+        page.click('button[aria-label="Make video"]')
+        click = wait_for(lambda: [e for e in site.page_events if e["kind"] == "click"], what="a click record")[0]
+        assert click["view"] == "settings" and click["path"] == "/settings/account" and click["origin"] == site.base_url
+        assert site.requests == []
+        # back: the post view again, and its own button generates
+        page.js("history.back(); true")
+        page.wait("location.pathname.startsWith('/imagine/post/') && !!document.querySelector('#generate')")
+        assert not page.js("!!document.querySelector('[data-sim-view]')")
+        # the header link does the same pushState
+        page.click('a[href="/settings/account"]')
+        page.wait("location.pathname === '/settings/account' && !!document.querySelector('[data-sim-view=\"settings\"]')")
+        page.tab.Page.navigate(url=site.url("/settings/account"), _timeout=10)
+        page.wait("document.readyState === 'complete' && !!document.querySelector('[data-sim-view=\"settings\"] [contenteditable]')")
+        assert not page.js("!!window.__sim")
+
+
+def hit_at_button(page: Page) -> str:
+    return page.js(
+        """(() => { const b = document.querySelector('#generate'); const r = b.getBoundingClientRect();
+            const h = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+            return h === b || b.contains(h) ? 'button' : (h.closest('li[data-sim-cover]') ? 'cover' : h.outerHTML); })()"""
+    )
+
+
+def test_cover_toast_after_generation_and_on_demand(page):
+    with SimSite("mod@0,ok", step_ms=20, steps=3, cover_toast_ms=1200) as site:
+        page.goto(site.post_url())
+        assert hit_at_button(page) == "button"
+        page.click(GENERATE)
+        wait_requests(site, 1)
+        page.wait("!!document.querySelector('li[data-sim-cover]')")
+        assert hit_at_button(page) == "cover"
+        cover = page.js("document.querySelector('li[data-sim-cover]').textContent")
+        assert cover == COVER_TOAST_TEXT
+        page.click("#generate")  # the mouse lands on the toast, not the button
+        wait_for(lambda: any(e["target"] == "cover-toast" for e in site.page_events), what="the toast's click")
+        time.sleep(0.3)
+        assert len(site.requests) == 1
+        assert [e["target"] for e in site.page_events if e["kind"] == "click"] == ["generate", "cover-toast"]
+        page.wait("!document.querySelector('li[data-sim-cover]')", timeout=3)
+        assert hit_at_button(page) == "button"
+        # on demand, and switched off live
+        site.set_knobs(cover_toast_ms=0)
+        assert site.cover_button(400) == 1
+        page.wait("!!document.querySelector('li[data-sim-cover]')")
+        assert hit_at_button(page) == "cover"
+        page.wait("!document.querySelector('li[data-sim-cover]')", timeout=3)
+        page.click(GENERATE)
+        wait_requests(site, 2)
+        page.wait("!window.__sim.generating && !!document.querySelector('video#sd-video')")
+        time.sleep(0.2)
+        assert not page.js("!!document.querySelector('li[data-sim-cover]')")  # knob off: no cover
+
+
+def test_mouseup_handler_hangs_before_the_request(page):
+    with SimSite("mod@0,mod@0", step_ms=20, steps=3, mouseup_hang_ms=900) as site:
+        page.goto(site.post_url())
+        t0 = time.time()
+        page.click(GENERATE)
+        t_request = wait_requests(site, 1)[0]["t"]
+        assert t_request - t0 >= 0.85
+        page.wait("!window.__sim.generating")
+        site.set_knobs(mouseup_hang_ms=0)
+        page.wait("window.__sim.knobs.mouseupHangMs === 0")
+        t0 = time.time()
+        page.click(GENERATE)
+        assert wait_requests(site, 2)[1]["t"] - t0 < 0.5
+
+
+def test_moderation_toast_readded_without_data_ts(page):
+    with SimSite("mod@0", step_ms=20, steps=3, toast_ms=1200, toast_readd_ms=(800, 1000)) as site:
+        page.goto(site.post_url())
+        page.js(
+            """window.__toastLog = []; new MutationObserver(ms => { for (const m of ms) {
+                 for (const n of m.addedNodes) if (n.tagName === 'LI') __toastLog.push(['add', performance.now(), n.getAttribute('data-ts')]);
+                 for (const n of m.removedNodes) if (n.tagName === 'LI') __toastLog.push(['remove', performance.now(), n.getAttribute('data-ts')]);
+               } }).observe(document.querySelector('section[aria-live] ol'), {childList: true}); true"""
+        )
+        page.click(GENERATE)
+        page.wait(f"!!document.querySelector('{TOAST}')")
+        page.js(f"window.__first = document.querySelector('{TOAST}'); true")
+        page.wait(f"!!document.querySelector('{TOAST}') && document.querySelector('{TOAST}') !== window.__first", timeout=3)
+        assert page.js(f"document.querySelector('{TOAST}').hasAttribute('data-ts')") is False
+        assert page.js(f"document.querySelector('{TOAST}').textContent") == MODERATED_TEXT
+        log = page.js("__toastLog")
+        assert [(k, ts is not None) for k, _, ts in log[:1]] == [("add", True)]  # then replaced in place:
+        assert sorted((k, ts is not None) for k, _, ts in log[1:]) == [("add", False), ("remove", True)]
+        assert 780 <= log[1][1] - log[0][1] <= 1150
+        page.wait(f"!document.querySelector('{TOAST}')", timeout=4)
+        # on demand
+        assert site.show_toast("Content Moderated. Try a different idea.", 500, moderation=True) == 1
+        page.wait(f"!!document.querySelector('{TOAST}[data-ts]')")
+        page.wait(f"!!document.querySelector('{TOAST}:not([data-ts])')", timeout=3)
+
+
+def test_control_characters_in_toasts(page):
+    with SimSite("mod@0,rate", step_ms=20, steps=3, toast_ms=800, moderated_text=CONTROL_TOAST_TEXT) as site:
+        assert "\n" in CONTROL_TOAST_TEXT and "\x1b[" in CONTROL_TOAST_TEXT and "\x07" in CONTROL_TOAST_TEXT
+        page.goto(site.post_url())
+        page.click(GENERATE)
+        text = page.wait(f"(() => {{ const li = document.querySelector('{TOAST}'); return li && li.textContent; }})()")
+        assert text == CONTROL_TOAST_TEXT
+        page.wait(f"!document.querySelector('{TOAST}')", timeout=3)
+        site.set_knobs(rate_text="Rate limit reached.\x1b]0;x\x07\nforged")
+        page.click(GENERATE)
+        text = page.wait(f"(() => {{ const li = document.querySelector('{TOAST}'); return li && li.textContent; }})()")
+        assert text == "Rate limit reached.\x1b]0;x\x07\nforged"
+        with pytest.raises(ValueError):
+            site.set_knobs(no_such_knob=1)
+
+
+def test_knob_parsing_for_the_sim_command():
+    from grok_tui.sim import parse_knob
+
+    assert parse_knob("cover_toast_ms=1500") == ("cover_toast_ms", 1500.0)
+    assert parse_knob("toast-readd-ms=800-1500") == ("toast_readd_ms", (800.0, 1500.0))
+    assert parse_knob(r"moderated_text=a\nb\x1b[2J\x07 é") == ("moderated_text", "a\nb\x1b[2J\x07 é")
+    for bad in ("nope=1", "cover_toast_ms", "mouseup_hang_ms=abc", "toast_readd_ms=900-100"):
+        with pytest.raises(ValueError):
+            parse_knob(bad)
+    from grok_tui.cli import main
+
+    assert main(["sim", "--knob", "nope=1"]) == 2

@@ -1,15 +1,20 @@
 """Simulated Grok Imagine site for the demo, tests and benchmarks."""
 
-from .page import MODERATED_TEXT, RATE_LIMIT_TEXT
+from .page import CONTROL_TOAST_TEXT, COVER_TOAST_TEXT, FOREIGN_DRAFT, MODERATED_TEXT, RATE_LIMIT_TEXT
 from .script import Outcome, parse_script, parse_token
-from .server import SimSite, iter_json_objects, run_sim
+from .server import PAGE_KNOBS, SimSite, iter_json_objects, parse_knob, run_sim
 
 __all__ = [
+    "CONTROL_TOAST_TEXT",
+    "COVER_TOAST_TEXT",
+    "FOREIGN_DRAFT",
     "MODERATED_TEXT",
     "RATE_LIMIT_TEXT",
     "Outcome",
     "SimSite",
+    "PAGE_KNOBS",
     "iter_json_objects",
+    "parse_knob",
     "parse_script",
     "parse_token",
     "run_sim",

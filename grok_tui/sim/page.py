@@ -24,6 +24,16 @@ LABELS = {
 
 MODERATED_TEXT = "Content Moderated. Try a different idea."
 RATE_LIMIT_TEXT = "Rate limit reached. Please slow down."
+# What the page that is not a post (foreign origin, /settings/account) holds in its editor.
+FOREIGN_DRAFT = "My unsent draft: do not overwrite"
+# The toast SimSite(cover_toast_ms=...) / cover_button() puts over the generate button.
+COVER_TOAST_TEXT = "Video saved to your library"
+# A moderation toast text with newlines and ESC / BEL control sequences (log forging,
+# terminal escapes); still a moderation text. SimSite(moderated_text=CONTROL_TOAST_TEXT).
+CONTROL_TOAST_TEXT = (
+    "Content Moderated.\n2026-01-01 00:00:00 INFO forged log line\r\n"
+    "\x1b[2J\x1b[31mred\x1b[0m \x1b]0;pwned title\x07\x07 Try a different idea."
+)
 
 # 1x1 transparent GIF for the Loading / Moderated placeholders (never an imagine-public URL).
 _GIF = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
@@ -48,8 +58,56 @@ article{position:relative;border:1px solid #2a2a2e;border-radius:12px;padding:12
 section[aria-live]{position:fixed;right:16px;bottom:16px;width:340px}
 section[aria-live] ol{list-style:none;margin:0;padding:0}
 li.toast{background:#27272a;border:1px solid #3f3f46;border-radius:8px;padding:10px 12px;margin-top:8px}
+header nav{display:inline;margin-left:16px;font-weight:400}
+header nav a{color:#a1a1aa;margin-right:8px}
 .gallery a{display:inline-block;margin:8px}
 .gallery img{width:160px;height:160px;border-radius:8px;object-fit:cover}
+"""
+
+# Shared by the post page (its /settings view) and the foreign page: the test records
+# (POST /__sim/event on the page's own origin -> SimSite.page_events) and a draft composer
+# that looks like Grok's (a contenteditable or textarea and a "Make video" button) but
+# is not a post: it only records what is done to it.
+DRAFT_JS = r"""
+(function () {
+  "use strict";
+  var DCFG = JSON.parse(document.getElementById("sim-draft").textContent);
+  function event(view, kind, target, extra) {
+    var o = { view: view, kind: kind, target: target, path: location.pathname };
+    for (var k in (extra || {})) o[k] = extra[k];
+    try {
+      fetch("/__sim/event", { method: "POST", body: JSON.stringify(o), keepalive: true,
+                              headers: { "Content-Type": "application/json" } }).catch(function () {});
+    } catch (e) {}
+  }
+  function view(name) {
+    var sec = document.createElement("section");
+    sec.className = "draft"; sec.setAttribute("data-sim-view", name);
+    var h = document.createElement("h2"); h.textContent = DCFG.titles[name] || name; sec.appendChild(h);
+    if (DCFG.image) {
+      var im = document.createElement("img"); im.alt = "Image"; im.width = 128; im.height = 128;
+      im.src = "/imagine-public/images/" + DCFG.image + ".jpg"; sec.appendChild(im);
+    }
+    var box = document.createElement("div"); box.className = "composer"; sec.appendChild(box);
+    var ed;
+    if (DCFG.editor === "textarea") {
+      ed = document.createElement("textarea"); ed.rows = 2; ed.value = DCFG.draft;
+    } else {
+      ed = document.createElement("div"); ed.className = "tiptap ProseMirror"; ed.contentEditable = "true";
+      ed.setAttribute("role", "textbox"); ed.textContent = DCFG.draft;
+    }
+    ed.setAttribute("aria-label", DCFG.labels.prompt);
+    var btn = document.createElement("button"); btn.type = "button";
+    btn.setAttribute("aria-label", DCFG.labels.make); btn.textContent = DCFG.labels.make;
+    box.appendChild(ed); box.appendChild(btn);
+    function text() { return ed.tagName === "TEXTAREA" ? ed.value : ed.innerText; }
+    ed.addEventListener("input", function () { event(name, "text", "editor", { text: text() }); });
+    btn.addEventListener("mousedown", function (ev) { event(name, "press", "make-video", { trusted: ev.isTrusted }); });
+    btn.addEventListener("click", function (ev) { event(name, "click", "make-video", { trusted: ev.isTrusted, text: text() }); });
+    return sec;
+  }
+  window.__simDraft = { event: event, view: view, draft: DCFG.draft };
+})();
 """
 
 JS = r"""
@@ -70,20 +128,136 @@ JS = r"""
   var overlay = null;
   var lastProgress = 0;
   var progressCount = 0;
+  var K = CFG.knobs;                     // live knobs (SimSite.set_knobs updates them)
+  var postView = document.getElementById("view-post");
+  var mainEl = document.querySelector("main");
+  var otherView = null;
+
+  var simEvent = window.__simDraft.event, draftView = window.__simDraft.view;
+
+  // ---- the ProseMirror variant: a document of paragraphs, edited through beforeinput,
+  // rendered as <p> per paragraph (an empty one holds a trailing <br>), serialised
+  // as the paragraphs joined by "\n" (a blank line is an empty paragraph).
+  var paras = [""];
+  function pmRender(caret) {
+    editor.textContent = "";
+    for (var i = 0; i < paras.length; i++) {
+      var p = document.createElement("p");
+      if (paras[i]) p.textContent = paras[i];
+      else {
+        p.className = "is-empty";
+        var br = document.createElement("br"); br.className = "ProseMirror-trailingBreak";
+        p.appendChild(br);
+      }
+      editor.appendChild(p);
+    }
+    if (paras.length === 1 && !paras[0]) {
+      editor.firstChild.classList.add("is-editor-empty");
+      editor.firstChild.setAttribute("data-placeholder", L.placeholder);
+    }
+    if (caret && document.activeElement === editor) {
+      var pe = editor.children[caret.p], r = document.createRange();
+      if (pe.firstChild && pe.firstChild.nodeType === 3) r.setStart(pe.firstChild, caret.o);
+      else r.setStart(pe, 0);
+      r.collapse(true);
+      var s = window.getSelection(); s.removeAllRanges(); s.addRange(r);
+    }
+  }
+  function pmPoint(node, off) {           // a DOM point -> {p: paragraph, o: offset}
+    if (node === editor) {
+      if (off >= editor.children.length) return { p: paras.length - 1, o: paras[paras.length - 1].length };
+      return { p: off, o: 0 };
+    }
+    var pe = node;
+    while (pe && pe.parentNode !== editor) pe = pe.parentNode;
+    if (!pe) return { p: paras.length - 1, o: paras[paras.length - 1].length };
+    var p = Array.prototype.indexOf.call(editor.children, pe), o = 0;
+    if (p < 0) return { p: paras.length - 1, o: paras[paras.length - 1].length };
+    if (node.nodeType === 3) {
+      var w = document.createTreeWalker(pe, NodeFilter.SHOW_TEXT), t;
+      while ((t = w.nextNode()) && t !== node) o += t.data.length;
+      o += off;
+    } else {
+      for (var i = 0; i < off && i < node.childNodes.length; i++) o += node.childNodes[i].textContent.length;
+    }
+    return { p: p, o: Math.min(o, paras[p].length) };
+  }
+  function pmRange() {
+    var s = window.getSelection();
+    if (!s.rangeCount || !editor.contains(s.getRangeAt(0).startContainer)) {
+      var end = { p: paras.length - 1, o: paras[paras.length - 1].length };
+      return [end, end];
+    }
+    var r = s.getRangeAt(0);
+    return [pmPoint(r.startContainer, r.startOffset), pmPoint(r.endContainer, r.endOffset)];
+  }
+  function pmReplace(a, b, text) {
+    var lines = String(text).replace(/\r\n?/g, "\n").split("\n");
+    var last = lines.length - 1;
+    var before = paras[a.p].slice(0, a.o), after = paras[b.p].slice(b.o);
+    lines[0] = before + lines[0];
+    var caret = { p: a.p + last, o: lines[last].length };
+    lines[last] += after;
+    Array.prototype.splice.apply(paras, [a.p, b.p - a.p + 1].concat(lines));
+    pmRender(caret);
+  }
+  function pmBack(a) { return a.o > 0 ? { p: a.p, o: a.o - 1 } : (a.p > 0 ? { p: a.p - 1, o: paras[a.p - 1].length } : a); }
+  function pmFwd(a) { return a.o < paras[a.p].length ? { p: a.p, o: a.o + 1 } : (a.p < paras.length - 1 ? { p: a.p + 1, o: 0 } : a); }
+  function pmSame(a, b) { return a.p === b.p && a.o === b.o; }
+  function pmParse() {                    // DOM -> paragraphs (after an edit we did not handle)
+    var out = [], cur = null;
+    function flush() { if (cur !== null) out.push(cur); cur = null; }
+    function walk(n, top) {
+      if (n.nodeType === 3) { var parts = n.data.split("\n"); for (var i = 0; i < parts.length; i++) { if (i) { flush(); } cur = (cur || "") + parts[i]; } return; }
+      if (n.nodeType !== 1) return;
+      if (n.tagName === "BR") { if (n.nextSibling || !n.parentNode || n.parentNode === editor) { cur = cur || ""; flush(); } else cur = cur || ""; return; }
+      var block = /^(P|DIV|LI|H[1-6]|PRE|BLOCKQUOTE)$/.test(n.tagName);
+      if (block) flush();
+      for (var c = n.firstChild; c; c = c.nextSibling) walk(c, false);
+      if (block) { cur = cur || ""; flush(); }
+    }
+    for (var c = editor.firstChild; c; c = c.nextSibling) walk(c, true);
+    flush();
+    return out.length ? out : [""];
+  }
+  if (CFG.editor !== "textarea") {
+    pmRender(null);
+    editor.addEventListener("beforeinput", function (ev) {
+      var t = ev.inputType, rg = pmRange(), a = rg[0], b = rg[1], text = null;
+      if (t === "insertText" || t === "insertReplacementText" || t === "insertFromPaste" || t === "insertFromDrop") {
+        text = ev.data;
+        if (text == null && ev.dataTransfer) text = ev.dataTransfer.getData("text/plain");
+        if (text == null) return;
+      } else if (t === "insertParagraph" || t === "insertLineBreak") {
+        text = "\n";
+      } else if (/^delete/.test(t)) {
+        text = "";
+        if (pmSame(a, b)) { if (/Backward$/.test(t)) a = pmBack(a); else if (/Forward$/.test(t)) b = pmFwd(b); }
+      } else {
+        return;                           // composition etc.: the input event re-reads the DOM
+      }
+      ev.preventDefault();
+      pmReplace(a, b, text);
+      promptState = paras.join("\n");
+    });
+    editor.addEventListener("input", function () {   // an edit we did not intercept (execCommand)
+      paras = pmParse(); pmRender({ p: paras.length - 1, o: paras[paras.length - 1].length });
+      promptState = paras.join("\n");
+    });
+  } else {
+    editor.addEventListener("input", function () { promptState = editor.value; });
+  }
 
   function readEditor() {
     if (CFG.editor === "textarea") return editor.value;
-    var t = editor.innerText.replace(/\u00a0/g, " ");
-    if (t.charAt(t.length - 1) === "\n") t = t.slice(0, -1);
-    return t;
+    return paras.join("\n");
   }
-  editor.addEventListener("input", function () { promptState = readEditor(); });
 
   function render() {
     if (CFG.editor === "textarea") {
       if (editor.value !== promptState) editor.value = promptState;
     } else if (readEditor() !== promptState) {
-      editor.textContent = promptState;
+      paras = promptState.split("\n"); pmRender(null);
     }
     var label = hasVideo ? L.redo : L.make;
     genBtn.setAttribute("aria-label", label);
@@ -125,27 +299,61 @@ JS = r"""
     if (l) l.remove();
   }
 
-  function toast(text) {
+  function makeToast(text, ts) {
+    var li = document.createElement("li");
+    li.className = "toast";
+    li.setAttribute("data-sonner-toast", "");
+    li.setAttribute("data-visible", "true");
+    if (ts) li.setAttribute("data-ts", ts);
+    var d = document.createElement("div");
+    d.textContent = text;
+    li.appendChild(d);
+    return li;
+  }
+
+  function toast(text, opts) {
+    opts = opts || {};
+    var ms = opts.ms || CFG.toastMs;
     var ts = String(Date.now());
-    function make() {
-      var li = document.createElement("li");
-      li.className = "toast";
-      li.setAttribute("data-sonner-toast", "");
-      li.setAttribute("data-visible", "true");
-      li.setAttribute("data-ts", ts);
-      var d = document.createElement("div");
-      d.textContent = text;
-      li.appendChild(d);
+    var li = makeToast(text, ts);
+    toastList.appendChild(li);
+    var readd = opts.moderation ? K.toastReaddMs : null;
+    if (readd) {
+      // Grok's notification list re-renders: the toast is removed and a new element
+      // (no data-ts, a new identity) takes its place, which then lives `ms` again.
+      var wait = readd[0] + Math.random() * (readd[1] - readd[0]);
+      setTimeout(function () {
+        if (!li.isConnected) return;
+        var n = makeToast(text, null);
+        li.replaceWith(n); li = n;
+        setTimeout(function () { n.remove(); }, ms);
+      }, wait);
       return li;
     }
-    var li = make();
-    toastList.appendChild(li);
-    if (CFG.toastMs > 1000) {
+    if (ms > 1000) {
       setTimeout(function () {        // re-render: identical new element, same data-ts
-        if (li.isConnected) { var n = make(); li.replaceWith(n); li = n; }
+        if (li.isConnected) { var n = makeToast(text, ts); li.replaceWith(n); li = n; }
       }, 1000);
     }
-    setTimeout(function () { li.remove(); }, CFG.toastMs);
+    setTimeout(function () { li.remove(); }, ms);
+    return li;
+  }
+
+  // A toast placed over the generate button's centre (it takes the click) for `ms`.
+  function coverToast(ms, text) {
+    var r = genBtn.getBoundingClientRect();
+    var li = makeToast(text || CFG.texts.cover, String(Date.now()));
+    li.setAttribute("data-sim-cover", "");
+    li.style.cssText = "position:fixed;margin:0;z-index:1000;left:" + (r.left - 24) + "px;top:" + (r.top - 12) +
+      "px;width:" + (r.width + 48) + "px;height:" + (r.height + 24) + "px";
+    li.addEventListener("click", function (ev) { simEvent("post", "click", "cover-toast", { trusted: ev.isTrusted }); });
+    toastList.appendChild(li);
+    setTimeout(function () { li.remove(); }, ms);
+    return li;
+  }
+
+  function afterGeneration() {            // a generation finished (any outcome)
+    if (K.coverToastMs > 0) coverToast(K.coverToastMs);
   }
 
   function storeEntry(entry) {
@@ -176,7 +384,7 @@ JS = r"""
     removeLoading(); clearProgress();
     stage.textContent = "";
     stage.appendChild(img("Moderated"));
-    toast(CFG.texts.moderated);
+    toast(K.moderatedText, { moderation: true });
     storeEntry({ videoId: v.videoId, progress: v.progress, moderated: true });
   }
 
@@ -236,8 +444,9 @@ JS = r"""
     }
     if (resp.status === 429) {
       removeLoading(); clearProgress();
-      toast(CFG.texts.rate);
+      toast(K.rateText);
       generating = false;
+      afterGeneration();
       return;
     }
     if (!resp.ok || !resp.body) {
@@ -263,18 +472,60 @@ JS = r"""
     } catch (e) { /* stream broken: keep what is shown */ }
     // A stream that ends without completion or moderation leaves the last progress shown.
     generating = false;
+    afterGeneration();
   }
 
+  genBtn.addEventListener("mouseup", function () {
+    var ms = Number(K.mouseupHangMs) || 0;   // a page busy in its own handler
+    if (ms > 0) { var end = performance.now() + ms; while (performance.now() < end) { /* busy */ } }
+  });
   genBtn.addEventListener("click", function (ev) {
     render();                     // re-render writes the React-like state back into the editor
+    simEvent("post", "click", "generate", { trusted: ev.isTrusted, generating: generating });
     if (generating) return;
     generate(ev.isTrusted);
   });
 
+  // ---- in-page routes (pushState): a post view and a same-origin non-post view
+  function route(path) {
+    if (/^\/settings(\/|$)/.test(path)) {
+      if (postView.isConnected) postView.remove();
+      if (otherView) otherView.remove();
+      otherView = draftView("settings");
+      mainEl.appendChild(otherView);
+    } else {
+      if (otherView) { otherView.remove(); otherView = null; }
+      if (!postView.isConnected) mainEl.appendChild(postView);
+    }
+  }
+  function go(path) { history.pushState({}, "", path); route(path); }
+  window.addEventListener("popstate", function () { route(location.pathname); });
+  document.addEventListener("click", function (ev) {
+    var a = ev.target.closest && ev.target.closest("a[data-spa]");
+    if (!a) return;
+    ev.preventDefault();
+    go(a.getAttribute("href"));
+  });
+
+  // ---- the live channel: SimSite.set_knobs / show_toast / cover_button / push_route
+  var live = false;
+  try {
+    var es = new EventSource("/__sim/live");
+    es.onopen = function () { live = true; };
+    es.onmessage = function (m) {
+      var c; try { c = JSON.parse(m.data); } catch (e) { return; }
+      if (c.op === "knobs") { for (var k in c.knobs) K[k] = c.knobs[k]; }
+      else if (c.op === "toast") toast(c.text, { ms: c.ms, moderation: !!c.moderation });
+      else if (c.op === "cover") coverToast(c.ms, c.text);
+      else if (c.op === "route") go(c.path);
+    };
+  } catch (e) {}
+
   if (CFG.video) showVideo(CFG.video.videoUrl);
   render();
   window.__sim = { get promptState() { return promptState; }, get generating() { return generating; },
-                   mediaId: mediaId };
+                   get mediaId() { return mediaId; }, get live() { return live; }, knobs: K,
+                   toast: toast, coverToast: coverToast, go: go };
 })();
 """
 
@@ -283,8 +534,36 @@ def _script_json(obj) -> str:
     return json.dumps(obj, ensure_ascii=False).replace("</", "<\\/")
 
 
-def post_page(*, post_id: str, media_id: str, editor: str, locale: str, toast_ms: int, video: dict | None) -> str:
+def _draft_cfg(*, editor: str, locale: str, image: str | None = None) -> dict:
     labels = LABELS.get(locale, LABELS["en"])
+    return {
+        "draft": FOREIGN_DRAFT,
+        "editor": editor,
+        "image": image,
+        "labels": {"prompt": labels["prompt"], "make": labels["make"]},
+        "titles": {"settings": "Account settings", "foreign": "Another site"},
+    }
+
+
+def _draft_scripts(cfg: dict) -> str:
+    return f"""<script type="application/json" id="sim-draft">{_script_json(cfg)}</script>
+<script>{DRAFT_JS}</script>"""
+
+
+def post_page(
+    *,
+    post_id: str,
+    media_id: str,
+    editor: str,
+    locale: str,
+    toast_ms: int,
+    video: dict | None,
+    knobs: dict | None = None,
+) -> str:
+    labels = LABELS.get(locale, LABELS["en"])
+    knobs = dict(knobs or {})
+    knobs.setdefault("moderatedText", MODERATED_TEXT)
+    knobs.setdefault("rateText", RATE_LIMIT_TEXT)
     cfg = {
         "postId": post_id,
         "mediaId": media_id,
@@ -293,7 +572,8 @@ def post_page(*, post_id: str, media_id: str, editor: str, locale: str, toast_ms
         "toastMs": toast_ms,
         "video": video,
         "gif": _GIF,
-        "texts": {"moderated": MODERATED_TEXT, "rate": RATE_LIMIT_TEXT},
+        "texts": {"moderated": MODERATED_TEXT, "rate": RATE_LIMIT_TEXT, "cover": COVER_TOAST_TEXT},
+        "knobs": knobs,
     }
     e = html.escape
     if editor == "prosemirror":
@@ -312,8 +592,9 @@ def post_page(*, post_id: str, media_id: str, editor: str, locale: str, toast_ms
 <title>Grok Imagine (simulated)</title>
 <style>{CSS}</style></head>
 <body>
-<header>Grok Imagine <small>(simulated)</small></header>
+<header>Grok Imagine <small>(simulated)</small> <nav><a href="/imagine">Imagine</a> <a href="/settings/account" data-spa>Settings</a></nav></header>
 <main>
+<div id="view-post">
 <article class="post" data-post-id="{e(post_id)}">
   <div class="media">
     <img class="source" alt="Source image" src="/imagine-public/images/{e(media_id)}.jpg" width="256" height="256">
@@ -325,10 +606,26 @@ def post_page(*, post_id: str, media_id: str, editor: str, locale: str, toast_ms
   <button type="button" aria-label="Video Options"><div></div></button>
   <button type="button" id="generate" aria-label="{e(label)}">{e(label)}</button>
 </div>
+</div>
 </main>
 <section aria-label="Notifications alt+T" tabindex="-1" aria-live="polite" aria-relevant="additions text" aria-atomic="false"><ol></ol></section>
+{_draft_scripts(_draft_cfg(editor="prosemirror", locale=locale))}
 <script type="application/json" id="sim-config">{_script_json(cfg)}</script>
 <script>{JS}</script>
+</body></html>
+"""
+
+
+def draft_page(*, view: str, editor: str = "prosemirror", locale: str = "en", image: str | None = None) -> str:
+    """A page that is not a Grok post (the foreign origin's page, or /settings/... loaded in full):
+    a draft composer with Grok-like labels that records every text change and click."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Not a post (simulated)</title><style>{CSS}</style></head>
+<body><header>{"Another site" if view == "foreign" else "Grok Imagine <small>(simulated)</small>"}</header>
+<main></main>
+<section aria-label="Notifications alt+T" tabindex="-1" aria-live="polite"><ol></ol></section>
+{_draft_scripts(_draft_cfg(editor=editor, locale=locale, image=image))}
+<script>document.querySelector("main").appendChild(window.__simDraft.view({json.dumps(view)}));</script>
 </body></html>
 """
 

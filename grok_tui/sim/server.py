@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import queue
 import re
 import socket
 import threading
@@ -15,9 +16,9 @@ import uuid
 from collections import deque
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from .page import gallery_page, post_page
+from .page import MODERATED_TEXT, RATE_LIMIT_TEXT, draft_page, gallery_page, post_page
 from .script import Outcome, parse_script, parse_token
 
 GENERATE_PATH = "/rest/app-chat/conversations/new"
@@ -42,6 +43,19 @@ _ID = r"[A-Za-z0-9-]+"
 _POST_RE = re.compile(rf"^/imagine/post/({_ID})/?$")
 _IMAGE_RE = re.compile(rf"^/imagine-public/images/({_ID})\.(?:jpg|jpeg|png|webp)$")
 _VIDEO_RE = re.compile(rf"^/media/videos/({_ID})\.mp4$")
+
+_SETTINGS_RE = re.compile(r"^/settings(?:/[A-Za-z0-9_-]*)*/?$")
+EVENT_PATH = "/__sim/event"
+LIVE_PATH = "/__sim/live"
+
+# Page knobs: SimSite keyword -> the page's name for it (SimSite.set_knobs changes them live).
+PAGE_KNOBS = {
+    "cover_toast_ms": "coverToastMs",
+    "mouseup_hang_ms": "mouseupHangMs",
+    "toast_readd_ms": "toastReaddMs",
+    "moderated_text": "moderatedText",
+    "rate_text": "rateText",
+}
 
 _QUIET_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError, socket.timeout)
 
@@ -137,6 +151,43 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
+    def _origin(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def _record_event(self, raw: bytes, view: str | None = None) -> None:
+        try:
+            body = json.loads(raw.decode("utf-8") or "{}")
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            self.site._record_event(body, origin=self._origin(), view=view)
+        self._send(204, b"", "text/plain")
+
+    def _serve_live(self) -> None:
+        """Server-sent events: the commands SimSite.set_knobs / show_toast / cover_button / push_route send."""
+        site = self.site
+        q: queue.Queue = queue.Queue()
+        site._live_add(q)
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(b"retry: 300\n\n")
+            self.wfile.flush()
+            while not site._stopping.is_set():
+                try:
+                    msg = q.get(timeout=1.0)
+                except queue.Empty:
+                    self.wfile.write(b": keep-alive\n\n")
+                else:
+                    self.wfile.write(b"data: " + json.dumps(msg, ensure_ascii=True).encode() + b"\n\n")
+                self.wfile.flush()
+        finally:
+            site._live_remove(q)
+
     # ---- routes ----------------------------------------------------------------------------
     def do_HEAD(self):
         self.do_GET()
@@ -150,6 +201,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._html(gallery_page(post_id=site.post_id, media_id=site.media_id))
         elif m := _POST_RE.match(path):
             self._html(site._render_post(m.group(1)))
+        elif _SETTINGS_RE.match(path):
+            self._html(draft_page(view="settings", locale=site.locale))
+        elif path == LIVE_PATH:
+            self._serve_live()
         elif _IMAGE_RE.match(path):
             self._send(200, JPEG, "image/jpeg")
         elif _VIDEO_RE.match(path):
@@ -186,6 +241,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json({"error": str(exc)}, 400)
                 return
             self._json({"ok": True, "remaining": site.remaining_script})
+        elif path == EVENT_PATH:
+            self._record_event(raw)
         else:
             self._send(404, b"not found", "text/plain")
 
@@ -208,6 +265,35 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+class _ForeignHandler(_Handler):
+    """Another origin (another loopback port): a page that is not Grok's, with Grok-like labels.
+
+    Every path serves it (so /imagine/post/<id> there looks like a post route on the wrong origin);
+    `?editor=textarea` gives a textarea instead of the contenteditable, `?image=<id>` shows
+    /imagine-public/images/<id>.jpg on it (same image id as a post, wrong origin).
+    """
+
+    def do_GET(self):
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        if _IMAGE_RE.match(parts.path):
+            self._send(200, JPEG, "image/jpeg")
+        elif parts.path == "/favicon.ico":
+            self._send(204, b"", "image/x-icon")
+        else:
+            editor = "textarea" if query.get("editor", [""])[0] == "textarea" else "prosemirror"
+            image = query.get("image", [None])[0]
+            image = image if image and re.fullmatch(_ID, image) else None
+            self._html(draft_page(view="foreign", editor=editor, locale=self.site.locale, image=image))
+
+    def do_POST(self):
+        raw = self._body()
+        if urlsplit(self.path).path == EVENT_PATH:
+            self._record_event(raw, view="foreign")
+        else:
+            self._send(404, b"not found", "text/plain")
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -218,7 +304,41 @@ class _Server(ThreadingHTTPServer):
 
 
 class SimSite:
-    """The simulated Grok Imagine site. `start()` serves it from a daemon thread."""
+    """The simulated Grok Imagine site. `start()` serves it from daemon threads.
+
+    Outcomes: `script` (see script.py) is consumed one token per generation request, then
+    `default`. Timing: `step_ms` between streamed objects, `steps` per full progress run,
+    `toast_ms` a toast's life.
+
+    Page knobs (all off by default; `set_knobs(**kw)` changes them live on open pages and
+    for pages loaded later):
+    - `cover_toast_ms=N`: after every generation ends (success, moderation, rate limit,
+      silent end) a toast `li.toast[data-sim-cover]` (text COVER_TOAST_TEXT) sits over the
+      generate button's centre for N ms, taking clicks on it (recorded as target
+      "cover-toast"). `cover_button(ms)` shows one now.
+    - `mouseup_hang_ms=N`: the generate button's own `mouseup` handler busy-loops N ms, so
+      the click handler (and the generation request) runs N ms after the mouse release.
+    - `toast_readd_ms=N` or `(lo, hi)`: a moderation toast is removed and replaced by a new
+      element without `data-ts` (Grok's list re-rendering) N ms (uniform in lo..hi) after it
+      showed; the new one lives `toast_ms`. Replaces the default same-`data-ts` re-render.
+    - `moderated_text`, `rate_text`: the toasts' texts (e.g. CONTROL_TOAST_TEXT, which has
+      newlines and ESC / BEL sequences). `show_toast(text)` shows any toast now.
+
+    Pages that are not the session's post (each records to `page_events`: every text
+    change of its editor and every press / click of its button, nothing else happens):
+    - `foreign_url(path)`: a page on ANOTHER origin (a second server on another loopback
+      port) with a contenteditable holding FOREIGN_DRAFT and `button[aria-label="Make video"]`.
+    - `/settings/account` on this origin: the same elements; reached in full
+      (`url("/settings/account")`) or in-page by pushState from the post page (its header
+      link, `window.__sim.go(path)`, or `push_route(path)`).
+
+    The ProseMirror editor (`editor="prosemirror"`) holds a document of paragraphs, one
+    `<p>` per line (an empty line is an empty paragraph), edited through `beforeinput`,
+    and its text is the paragraphs joined by "\\n": the request's `message` is exactly that.
+
+    Records: `requests` (generation requests), `emitted` (stream objects), `posts`
+    (the post list), `page_events` (see above; each has view, kind, target, path, origin, t).
+    """
 
     def __init__(
         self,
@@ -234,6 +354,11 @@ class SimSite:
         port: int = 0,
         post_id: str | None = None,
         media_id: str | None = None,
+        cover_toast_ms: int = 0,
+        mouseup_hang_ms: int = 0,
+        toast_readd_ms: int | tuple[int, int] | None = None,
+        moderated_text: str = MODERATED_TEXT,
+        rate_text: str = RATE_LIMIT_TEXT,
     ):
         if editor not in ("textarea", "prosemirror"):
             raise ValueError(f"editor must be 'textarea' or 'prosemirror', not {editor!r}")
@@ -247,34 +372,60 @@ class SimSite:
         self.locale = locale
         self.host = host
         self.port = port
+        self.foreign_port = 0
         self.post_id = (post_id or new_id()).lower()
         self.media_id = (media_id or self.post_id).lower()
+        self._knobs: dict = {}
+        self._set_knobs(
+            cover_toast_ms=cover_toast_ms,
+            mouseup_hang_ms=mouseup_hang_ms,
+            toast_readd_ms=toast_readd_ms,
+            moderated_text=moderated_text,
+            rate_text=rate_text,
+        )
         self._requests: list[dict] = []
         self._emitted: list[dict] = []
         self._posts: list[dict] = []
+        self._events: list[dict] = []
         self._video_posts: dict[str, dict] = {}  # videoPostId -> post dict
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._servers: list[tuple[_Server, threading.Thread]] = []
+        self._live_queues: list[queue.Queue] = []
+        self._live_cond = threading.Condition(self._lock)
+        self._stopping = threading.Event()
 
     # ---- lifecycle ------------------------------------------------------------------------
+    def _serve(self, handler_base: type, port: int, name: str) -> int:
+        handler = type("SimHandler", (handler_base,), {"site": self})
+        srv = _Server((self.host, port), handler)
+        th = threading.Thread(target=srv.serve_forever, name=name, daemon=True)
+        th.start()
+        self._servers.append((srv, th))
+        return srv.server_address[1]
+
     def start(self) -> "SimSite":
-        if self._server is not None:
+        if self._servers:
             return self
-        handler = type("SimHandler", (_Handler,), {"site": self})
-        self._server = _Server((self.host, self.port), handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="grok-sim", daemon=True)
-        self._thread.start()
+        self._stopping.clear()
+        try:
+            self.port = self._serve(_Handler, self.port, "grok-sim")
+            self.foreign_port = self._serve(_ForeignHandler, 0, "grok-sim-foreign")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        srv, self._server = self._server, None
-        if srv is not None:
-            srv.shutdown()
+        self._stopping.set()
+        servers, self._servers = self._servers, []
+        stoppers = [threading.Thread(target=srv.shutdown, daemon=True) for srv, _ in servers]
+        for t in stoppers:  # in parallel: each shutdown() waits up to a poll interval
+            t.start()
+        for t in stoppers:
+            t.join(timeout=5)
+        for srv, _ in servers:
             srv.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        for _, th in servers:
+            th.join(timeout=5)
 
     def __enter__(self) -> "SimSite":
         return self.start()
@@ -286,8 +437,97 @@ class SimSite:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def foreign_base_url(self) -> str:
+        return f"http://{self.host}:{self.foreign_port}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
     def post_url(self, post_id: str | None = None) -> str:
         return f"{self.base_url}/imagine/post/{post_id or self.post_id}"
+
+    def foreign_url(self, path: str = "/compose", *, editor: str | None = None, image: str | None = None) -> str:
+        """The foreign origin's page at `path` (any path serves it), optionally with a textarea
+        (`editor="textarea"`) and an `imagine-public/images/<image>.jpg` image."""
+        query = "&".join(f"{k}={v}" for k, v in (("editor", editor), ("image", image)) if v)
+        return f"{self.foreign_base_url}{path}" + (f"?{query}" if query else "")
+
+    # ---- knobs and the live channel -------------------------------------------------------
+    def _set_knobs(self, **kw) -> dict:
+        page = {}
+        for name, value in kw.items():
+            if name not in PAGE_KNOBS:
+                raise ValueError(f"unknown sim knob {name!r} (known: {', '.join(PAGE_KNOBS)})")
+            if name == "toast_readd_ms":
+                if value in (None, 0, False):
+                    value = None
+                else:
+                    lo, hi = (value, value) if isinstance(value, (int, float)) else tuple(value)
+                    if not 0 < lo <= hi:
+                        raise ValueError(f"toast_readd_ms must be N > 0 or (lo, hi) with 0 < lo <= hi, not {value!r}")
+                    value = [float(lo), float(hi)]
+            elif name.endswith("_ms"):
+                value = max(0, int(value))
+            else:
+                value = str(value)
+            self._knobs[name] = value
+            page[PAGE_KNOBS[name]] = value
+        return page
+
+    @property
+    def knobs(self) -> dict:
+        with self._lock:
+            return dict(self._knobs)
+
+    def _page_knobs(self) -> dict:
+        with self._lock:
+            return {PAGE_KNOBS[k]: v for k, v in self._knobs.items()}
+
+    def set_knobs(self, **kw) -> int:
+        """Change page knobs (the keyword names of __init__) for open pages and later loads.
+
+        Returns how many open pages were sent the change (0 when none is open)."""
+        with self._lock:
+            page = self._set_knobs(**kw)
+        return self._broadcast({"op": "knobs", "knobs": page}, wait=0)
+
+    def show_toast(self, text: str, ms: int | None = None, *, moderation: bool = False, wait: float = 5.0) -> int:
+        """Show a toast with `text` on the open post pages now (moderation=True: it is re-added
+        as `toast_readd_ms` says). Waits up to `wait` s for a page; returns how many got it."""
+        return self._broadcast({"op": "toast", "text": str(text), "ms": ms, "moderation": moderation}, wait=wait)
+
+    def cover_button(self, ms: int, text: str | None = None, *, wait: float = 5.0) -> int:
+        """Put the covering toast over the generate button of the open post pages for `ms`."""
+        return self._broadcast({"op": "cover", "ms": int(ms), "text": text}, wait=wait)
+
+    def push_route(self, path: str, *, wait: float = 5.0) -> int:
+        """`history.pushState` the open post pages to `path` (e.g. "/settings/account") and
+        render that view in-page, as Grok's router does."""
+        return self._broadcast({"op": "route", "path": str(path)}, wait=wait)
+
+    def _broadcast(self, msg: dict, wait: float) -> int:
+        deadline = time.monotonic() + wait
+        with self._live_cond:
+            while not self._live_queues and wait > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._live_cond.wait(left)
+            listeners = list(self._live_queues)
+        for q in listeners:
+            q.put(msg)
+        return len(listeners)
+
+    def _live_add(self, q: queue.Queue) -> None:
+        with self._live_cond:
+            self._live_queues.append(q)
+            self._live_cond.notify_all()
+
+    def _live_remove(self, q: queue.Queue) -> None:
+        with self._lock:
+            if q in self._live_queues:
+                self._live_queues.remove(q)
 
     # ---- script and records -----------------------------------------------------------------
     def set_script(self, script) -> None:
@@ -314,6 +554,22 @@ class SimSite:
     def posts(self) -> list[dict]:
         with self._lock:
             return json.loads(json.dumps(self._posts))
+
+    @property
+    def page_events(self) -> list[dict]:
+        """What was done to the pages' own elements (see the class docstring), oldest first."""
+        with self._lock:
+            return [dict(e) for e in self._events]
+
+    def _record_event(self, body: dict, *, origin: str, view: str | None) -> None:
+        ev = {"t": time.time(), "origin": origin}
+        for key in ("view", "kind", "target", "path", "trusted", "text", "generating"):
+            if key in body and isinstance(body[key], (str, bool, int, float)):
+                ev[key] = body[key]
+        if view is not None:
+            ev["view"] = view
+        with self._lock:
+            self._events.append(ev)
 
     def _next_outcome(self) -> Outcome:
         with self._lock:
@@ -342,7 +598,13 @@ class SimSite:
                 video = done[-1] if done else None
             video = {"videoId": video["videoId"], "videoUrl": video["videoUrl"]} if video else None
         return post_page(
-            post_id=post_id, media_id=media_id, editor=self.editor, locale=self.locale, toast_ms=self.toast_ms, video=video
+            post_id=post_id,
+            media_id=media_id,
+            editor=self.editor,
+            locale=self.locale,
+            toast_ms=self.toast_ms,
+            video=video,
+            knobs=self._page_knobs(),
         )
 
     # ---- generation -------------------------------------------------------------------------
@@ -453,6 +715,29 @@ class SimSite:
             self._video_posts[video_post_id] = post
 
 
+def parse_knob(text: str) -> tuple[str, object]:
+    """`NAME=VALUE` (a page knob of SimSite) -> (name, value); ValueError with one sentence.
+
+    Numbers for the `*_ms` knobs (`toast_readd_ms` also takes `LO-HI`); texts take
+    backslash escapes (`\\n`, `\\x1b`, `\\x07`)."""
+    name, sep, value = str(text).partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or name not in PAGE_KNOBS:
+        raise ValueError(f"expected NAME=VALUE with NAME one of {', '.join(PAGE_KNOBS)}, not {text!r}")
+    try:
+        if name == "toast_readd_ms" and "-" in value.strip("-"):
+            lo, hi = value.split("-", 1)
+            out: object = (float(lo), float(hi))
+        elif name.endswith("_ms"):
+            out = float(value)
+        else:
+            out = value.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except (ValueError, UnicodeError):
+        raise ValueError(f"bad value for {name}: {value!r}") from None
+    SimSite()._set_knobs(**{name: out})  # validates
+    return name, out
+
+
 def run_sim(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -467,8 +752,9 @@ def run_sim(
     post_id: str | None = None,
     media_id: str | None = None,
     print_fn=print,
+    **knobs,
 ) -> None:
-    """Serve the simulated site until Ctrl-C; prints the post URL once."""
+    """Serve the simulated site until Ctrl-C; prints the post URL once. `knobs`: SimSite's page knobs."""
     site = SimSite(
         script,
         default=default,
@@ -481,6 +767,7 @@ def run_sim(
         port=port,
         post_id=post_id,
         media_id=media_id,
+        **knobs,
     ).start()
     print_fn(site.post_url())
     try:
