@@ -561,3 +561,104 @@ def test_knob_parsing_for_the_sim_command():
     from grok_tui.cli import main
 
     assert main(["sim", "--knob", "nope=1"]) == 2
+
+
+# ---------------------------------------------------------------- piece: several image posts, covering dialogs
+def source_media(page: Page) -> str:
+    return page.js("document.querySelector('img.source').getAttribute('src').split('/').pop().split('.')[0]")
+
+
+def test_several_image_posts_full_load_and_in_page(page):
+    with SimSite("ok,mod@0,mod@0", step_ms=20, steps=3, image_posts=3) as site:
+        posts = site.image_posts
+        assert len(posts) == 3 and len({p["postId"] for p in posts}) == 3 and len({p["mediaId"] for p in posts}) == 3
+        assert (posts[0]["postId"], posts[0]["mediaId"]) == (site.post_id, site.media_id)
+        gallery = urllib.request.urlopen(site.url("/imagine")).read().decode()
+        assert all(f'/imagine/post/{p["postId"]}"' in gallery and f'{p["mediaId"]}.jpg' in gallery for p in posts)
+        # full load of the second post
+        page.goto(posts[1]["url"])
+        assert source_media(page) == posts[1]["mediaId"] == page.js("window.__sim.mediaId")
+        assert page.js("document.querySelectorAll('img[src*=\"imagine-public/images/\"]').length") == 1
+        page.type_prompt(TEXTAREA, "second post")
+        page.click(GENERATE)
+        assert wait_requests(site, 1)[0]["parentPostId"] == posts[1]["mediaId"]
+        page.wait("!window.__sim.generating && !!document.querySelector('video#sd-video')")
+        # in-page link (pushState) to the third post: its image, no video, Make video
+        page.click(f'a[data-post-link="{posts[2]["postId"]}"]')
+        page.wait(f"window.__sim.mediaId === '{posts[2]['mediaId']}'")
+        assert page.js("location.pathname") == f"/imagine/post/{posts[2]['postId']}"
+        assert source_media(page) == posts[2]["mediaId"]
+        assert page.js("!document.querySelector('video') && !!document.querySelector('button[aria-label=\"Make video\"]')")
+        page.click(GENERATE)
+        assert wait_requests(site, 2)[1]["parentPostId"] == posts[2]["mediaId"]
+        page.wait("!window.__sim.generating")
+        # pushState from Python back to the second post: its video is shown again, with Redo
+        assert site.push_route(f"/imagine/post/{posts[1]['postId']}") == 1
+        page.wait(f"window.__sim.mediaId === '{posts[1]['mediaId']}' && !!document.querySelector('video#sd-video')")
+        assert page.js("!!document.querySelector('button[aria-label=\"Redo\"]')")
+        page.click(GENERATE)
+        assert wait_requests(site, 3)[2]["parentPostId"] == posts[1]["mediaId"]
+    with SimSite(image_posts=[("aaaa-1", "bbbb-1"), "cccc-2"]) as site:
+        assert [(p["postId"], p["mediaId"]) for p in site.image_posts] == [("aaaa-1", "bbbb-1"), ("cccc-2", "cccc-2")]
+        assert (site.post_id, site.media_id) == ("aaaa-1", "bbbb-1")
+        page.goto(site.post_url("cccc-2"))
+        assert source_media(page) == "cccc-2"
+    with pytest.raises(ValueError):
+        SimSite(image_posts=0)
+
+
+def dialog_hit(page: Page) -> str:
+    return page.js(
+        """(() => { const b = document.querySelector('#generate'); const r = b.getBoundingClientRect();
+            const h = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+            const d = h && h.closest('[data-sim-dialog]'); return d ? d.dataset.simDialog : (h === b ? 'button' : h.outerHTML); })()"""
+    )
+
+
+def test_covering_dialogs(page):
+    with SimSite("ok+chooser:1.5,mod@0,ok", step_ms=20, steps=3) as site:
+        page.goto(site.post_url())
+        page.click(GENERATE)
+        page.wait("!!document.querySelector('[data-sim-dialog=\"chooser\"][role=\"dialog\"]')")
+        assert page.js("document.querySelector('[data-sim-dialog]').getAttribute('aria-label')") == "Which video do you prefer?"
+        assert page.js("!!document.querySelector('video#sd-video')")
+        assert dialog_hit(page) == "chooser"
+        page.click("#generate")  # lands on the dialog's backdrop
+        wait_for(lambda: any(e["target"] == "dialog" for e in site.page_events), what="the dialog's click")
+        assert len(site.requests) == 1
+        page.wait("!document.querySelector('[data-sim-dialog]')", timeout=3)
+        assert dialog_hit(page) == "button"
+        # a banner at the next load of this post only, for 0.8 s
+        site.show_dialog("banner", 0.8, when="load", post_id=site.post_id)
+        page.goto(site.post_url())
+        assert page.js("document.querySelector('[data-sim-dialog=\"banner\"]').getAttribute('aria-label')") == "Announcement"
+        assert dialog_hit(page) == "banner"
+        page.wait("!document.querySelector('[data-sim-dialog]')", timeout=3)
+        page.goto(site.post_url())
+        assert not page.js("!!document.querySelector('[data-sim-dialog]')")
+        # after the next successful video only (not after a moderation), then now
+        site.show_dialog("chooser", 0.6, when="next_video")
+        page.click(GENERATE)
+        wait_requests(site, 2)
+        page.wait("!window.__sim.generating")
+        time.sleep(0.2)
+        assert not page.js("!!document.querySelector('[data-sim-dialog]')")
+        page.click(GENERATE)
+        wait_requests(site, 3)
+        page.wait("!!document.querySelector('[data-sim-dialog=\"chooser\"]')")
+        page.wait("!document.querySelector('[data-sim-dialog]')", timeout=3)
+        assert site.show_dialog("banner", 0.5) == 1
+        page.wait("!!document.querySelector('[data-sim-dialog=\"banner\"]')")
+        # answering the chooser dismisses it (recorded with the button's label)
+        page.js("window.__sim.showDialog('chooser', 5000); true")
+        page.click('[data-sim-dialog="chooser"] button[aria-label="Skip"]')
+        page.wait("!document.querySelector('[data-sim-dialog=\"chooser\"]')")
+        assert wait_for(lambda: [e for e in site.page_events if e.get("label") == "Skip"], what="Skip")[0]["dialog"] == "chooser"
+    with SimSite(dialog_on_load=("banner", 30)) as site:
+        page.goto(site.post_url())
+        assert dialog_hit(page) == "banner"
+        page.goto(site.post_url())
+        assert dialog_hit(page) == "banner"
+    with pytest.raises(ValueError):
+        parse_script("ok+popup:3")
+    assert parse_script("mod@40/20+banner:2.5")[0].dialog == ("banner", 2.5)

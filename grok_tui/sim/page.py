@@ -59,7 +59,11 @@ section[aria-live]{position:fixed;right:16px;bottom:16px;width:340px}
 section[aria-live] ol{list-style:none;margin:0;padding:0}
 li.toast{background:#27272a;border:1px solid #3f3f46;border-radius:8px;padding:10px 12px;margin-top:8px}
 header nav{display:inline;margin-left:16px;font-weight:400}
-header nav a{color:#a1a1aa;margin-right:8px}
+header nav a,nav.more-posts a{color:#a1a1aa;margin-right:8px}
+nav.more-posts{margin-top:12px}
+[data-sim-dialog]{position:fixed;z-index:2000;background:#000c;display:flex;align-items:center;justify-content:center;gap:12px}
+[data-sim-dialog] .box{background:#18181b;border:1px solid #3f3f46;border-radius:12px;padding:16px}
+[data-sim-dialog] button{height:32px;border-radius:16px;border:0;padding:0 12px;margin:4px;cursor:pointer}
 .gallery a{display:inline-block;margin:8px}
 .gallery img{width:160px;height:160px;border-radius:8px;object-fit:cover}
 """
@@ -352,8 +356,59 @@ JS = r"""
     return li;
   }
 
-  function afterGeneration() {            // a generation finished (any outcome)
+  function afterGeneration(after) {       // a generation finished (any outcome)
     if (K.coverToastMs > 0) coverToast(K.coverToastMs);
+    if (after && after.dialog) showDialog(after.dialog.kind, after.dialog.ms);
+  }
+
+  // A dialog over the generate button: Grok's "Which video do you prefer?" chooser (a
+  // backdrop over the whole page) or an announcement banner (over the composer).
+  function showDialog(kind, ms) {
+    var d = document.createElement("div");
+    d.setAttribute("role", "dialog"); d.setAttribute("aria-modal", "true"); d.setAttribute("data-sim-dialog", kind);
+    var box = document.createElement("div"); box.className = "box"; d.appendChild(box);
+    var h = document.createElement("h2"); box.appendChild(h);
+    var buttons;
+    if (kind === "banner") {
+      var c = document.querySelector(".composer").getBoundingClientRect();
+      d.setAttribute("aria-label", "Announcement");
+      d.style.cssText = "left:0;right:0;top:" + (c.top - 8) + "px;height:" + (c.height + 16) + "px";
+      h.textContent = "New in Imagine: longer videos";
+      buttons = ["Got it"];
+    } else {
+      d.setAttribute("aria-label", "Which video do you prefer?");
+      d.style.cssText = "left:0;top:0;right:0;bottom:0";
+      h.textContent = "Which video do you prefer?";
+      buttons = ["Prefer video A", "Prefer video B", "Skip"];
+    }
+    buttons.forEach(function (label) {
+      var b = document.createElement("button"); b.type = "button"; b.textContent = label;
+      b.setAttribute("aria-label", label); box.appendChild(b);
+      b.addEventListener("click", function () { d.remove(); });
+    });
+    d.addEventListener("click", function (ev) {
+      var b = ev.target.closest("button");
+      simEvent("post", "click", "dialog", { trusted: ev.isTrusted, dialog: kind, label: b ? b.textContent : "" });
+    }, true);
+    document.body.appendChild(d);
+    setTimeout(function () { d.remove(); }, ms);
+    return d;
+  }
+
+  // Another image post in-page (pushState): the source image, its video and mediaId change.
+  var switching = 0;
+  async function showPost(postId) {
+    var n = ++switching, info;
+    try { info = await (await fetch("/__sim/post/" + postId)).json(); } catch (e) { return; }
+    if (n !== switching || info.mediaId === mediaId) return;
+    mediaId = info.mediaId;
+    article.setAttribute("data-post-id", info.postId);
+    document.querySelector("img.source").src = "/imagine-public/images/" + mediaId + ".jpg";
+    clearProgress();
+    stage.textContent = "";
+    if (info.video) showVideo(info.video.videoUrl);
+    hasVideo = !!info.video;
+    render();
   }
 
   function storeEntry(entry) {
@@ -430,7 +485,7 @@ JS = r"""
   async function generate(trusted) {
     generating = true;
     startUI();
-    var resp;
+    var resp, after = null;
     try {
       resp = await fetch("/rest/app-chat/conversations/new", {
         method: "POST",
@@ -442,11 +497,12 @@ JS = r"""
       removeLoading(); clearProgress(); generating = false;
       return;
     }
+    try { after = JSON.parse(resp.headers.get("X-Sim-After") || "null"); } catch (e) { after = null; }
     if (resp.status === 429) {
       removeLoading(); clearProgress();
       toast(K.rateText);
       generating = false;
-      afterGeneration();
+      afterGeneration(after);
       return;
     }
     if (!resp.ok || !resp.body) {
@@ -472,7 +528,7 @@ JS = r"""
     } catch (e) { /* stream broken: keep what is shown */ }
     // A stream that ends without completion or moderation leaves the last progress shown.
     generating = false;
-    afterGeneration();
+    afterGeneration(after);
   }
 
   genBtn.addEventListener("mouseup", function () {
@@ -496,6 +552,8 @@ JS = r"""
     } else {
       if (otherView) { otherView.remove(); otherView = null; }
       if (!postView.isConnected) mainEl.appendChild(postView);
+      var m = /^\/imagine\/post\/([A-Za-z0-9-]+)\/?$/.exec(path);
+      if (m) showPost(m[1].toLowerCase());
     }
   }
   function go(path) { history.pushState({}, "", path); route(path); }
@@ -518,14 +576,16 @@ JS = r"""
       else if (c.op === "toast") toast(c.text, { ms: c.ms, moderation: !!c.moderation });
       else if (c.op === "cover") coverToast(c.ms, c.text);
       else if (c.op === "route") go(c.path);
+      else if (c.op === "dialog") showDialog(c.kind, c.ms);
     };
   } catch (e) {}
 
   if (CFG.video) showVideo(CFG.video.videoUrl);
   render();
+  if (CFG.dialog) showDialog(CFG.dialog.kind, CFG.dialog.ms);
   window.__sim = { get promptState() { return promptState; }, get generating() { return generating; },
                    get mediaId() { return mediaId; }, get live() { return live; }, knobs: K,
-                   toast: toast, coverToast: coverToast, go: go };
+                   toast: toast, coverToast: coverToast, go: go, showDialog: showDialog };
 })();
 """
 
@@ -559,6 +619,8 @@ def post_page(
     toast_ms: int,
     video: dict | None,
     knobs: dict | None = None,
+    image_posts: dict | None = None,
+    dialog: dict | None = None,
 ) -> str:
     labels = LABELS.get(locale, LABELS["en"])
     knobs = dict(knobs or {})
@@ -574,6 +636,8 @@ def post_page(
         "gif": _GIF,
         "texts": {"moderated": MODERATED_TEXT, "rate": RATE_LIMIT_TEXT, "cover": COVER_TOAST_TEXT},
         "knobs": knobs,
+        "imagePosts": image_posts or {post_id: media_id},
+        "dialog": dialog,
     }
     e = html.escape
     if editor == "prosemirror":
@@ -587,6 +651,12 @@ def post_page(
             f'placeholder="{e(labels["placeholder"])}" rows="2"></textarea>'
         )
     label = labels["redo"] if video else labels["make"]
+    others = ""
+    if image_posts and len(image_posts) > 1:  # text links only: no other imagine-public image on the page
+        others = '<nav class="more-posts" aria-label="More posts">' + " ".join(
+            f'<a href="/imagine/post/{e(pid)}" data-spa data-post-link="{e(pid)}">Post {i + 1}</a>'
+            for i, pid in enumerate(image_posts)
+        ) + "</nav>"
     return f"""<!DOCTYPE html>
 <html lang="{labels['lang']}"><head><meta charset="utf-8">
 <title>Grok Imagine (simulated)</title>
@@ -606,6 +676,7 @@ def post_page(
   <button type="button" aria-label="Video Options"><div></div></button>
   <button type="button" id="generate" aria-label="{e(label)}">{e(label)}</button>
 </div>
+{others}
 </div>
 </main>
 <section aria-label="Notifications alt+T" tabindex="-1" aria-live="polite" aria-relevant="additions text" aria-atomic="false"><ol></ol></section>
@@ -630,12 +701,16 @@ def draft_page(*, view: str, editor: str = "prosemirror", locale: str = "en", im
 """
 
 
-def gallery_page(*, post_id: str, media_id: str) -> str:
+def gallery_page(image_posts: list[dict]) -> str:
     e = html.escape
+    links = "\n".join(
+        f'<a href="/imagine/post/{e(p["postId"])}"><img alt="Image post" src="/imagine-public/images/{e(p["mediaId"])}.jpg"></a>'
+        for p in image_posts
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Imagine (simulated)</title><style>{CSS}</style></head>
 <body><header>Grok Imagine <small>(simulated)</small></header>
 <main class="gallery">
-<a href="/imagine/post/{e(post_id)}"><img alt="Image post" src="/imagine-public/images/{e(media_id)}.jpg"></a>
+{links}
 </main></body></html>
 """

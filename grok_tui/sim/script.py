@@ -5,7 +5,10 @@ Grammar (comma-separated string or list):
   mod@N       progress up to N, then a moderated object with progress N (N=0: at once)
   rate        HTTP 429, no stream; the page shows the rate-limit toast
   silent      a few progress objects (up to ~30) then the stream just ends
-Any token may carry a timing suffix `/MS` (step_ms for that attempt), e.g. `ok/50`.
+Any token may carry a timing suffix `/MS` (step_ms for that attempt), e.g. `ok/50`, and then
+a dialog suffix `+chooser:S` or `+banner:S`: when that attempt ends, a dialog covering the
+generate button shows for S seconds (Grok's "Which video do you prefer?" chooser, or an
+announcement banner), e.g. `ok+chooser:3`, `ok/50+banner:2.5`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"^(ok|rate|silent|mod@(\d{1,3}(?:\.\d+)?))(?:/(\d+(?:\.\d+)?))?$")
+_TOKEN = re.compile(
+    r"^(ok|rate|silent|mod@(\d{1,3}(?:\.\d+)?))(?:/(\d+(?:\.\d+)?))?(?:\+(chooser|banner):(\d+(?:\.\d+)?))?$"
+)
+DIALOG_KINDS = ("chooser", "banner")
 
 
 @dataclass(frozen=True)
@@ -22,20 +28,26 @@ class Outcome:
     token: str  # the token as written (normalized)
     mod_at: float = 0.0  # progress of the moderation for kind == "mod"
     step_ms: float | None = None  # per-attempt step override
+    dialog: tuple[str, float] | None = None  # (kind, seconds) shown when the attempt ends
 
 
 def parse_token(token: str) -> Outcome:
     tok = str(token).strip().lower()
     m = _TOKEN.match(tok)
     if not m:
-        raise ValueError(f"bad sim script token {token!r} (expected ok, mod@N, rate, silent, optionally /MS)")
+        raise ValueError(
+            f"bad sim script token {token!r} (expected ok, mod@N, rate, silent, optionally /MS, then +chooser:S or +banner:S)"
+        )
     step = float(m.group(3)) if m.group(3) else None
+    dialog = (m.group(4), float(m.group(5))) if m.group(4) else None
+    if dialog is not None and dialog[1] <= 0:
+        raise ValueError(f"bad sim script token {token!r}: a dialog lasts more than 0 s")
     if m.group(2) is not None:
         n = float(m.group(2))
         if n > 100:
             raise ValueError(f"bad sim script token {token!r}: moderation progress must be 0..100")
-        return Outcome("mod", tok, mod_at=int(n) if n.is_integer() else n, step_ms=step)
-    return Outcome(m.group(1), tok, step_ms=step)
+        return Outcome("mod", tok, mod_at=int(n) if n.is_integer() else n, step_ms=step, dialog=dialog)
+    return Outcome(m.group(1), tok, step_ms=step, dialog=dialog)
 
 
 def parse_script(script) -> list[Outcome]:

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .page import MODERATED_TEXT, RATE_LIMIT_TEXT, draft_page, gallery_page, post_page
-from .script import Outcome, parse_script, parse_token
+from .script import DIALOG_KINDS, Outcome, parse_script, parse_token
 
 GENERATE_PATH = "/rest/app-chat/conversations/new"
 POST_LIST_PATH = "/rest/media/post/list"
@@ -44,6 +44,7 @@ _POST_RE = re.compile(rf"^/imagine/post/({_ID})/?$")
 _IMAGE_RE = re.compile(rf"^/imagine-public/images/({_ID})\.(?:jpg|jpeg|png|webp)$")
 _VIDEO_RE = re.compile(rf"^/media/videos/({_ID})\.mp4$")
 
+_POST_INFO_RE = re.compile(rf"^/__sim/post/({_ID})$")
 _SETTINGS_RE = re.compile(r"^/settings(?:/[A-Za-z0-9_-]*)*/?$")
 EVENT_PATH = "/__sim/event"
 LIVE_PATH = "/__sim/live"
@@ -141,8 +142,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _json(self, obj, status: int = 200):
-        self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+    def _json(self, obj, status: int = 200, headers: dict | None = None):
+        body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=utf-8", headers)
 
     def _html(self, text: str):
         self._send(200, text.encode("utf-8"), "text/html; charset=utf-8")
@@ -198,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/":
             self._send(302, b"", "text/plain", {"Location": "/imagine"})
         elif path in ("/imagine", "/imagine/"):
-            self._html(gallery_page(post_id=site.post_id, media_id=site.media_id))
+            self._html(gallery_page(site.image_posts))
         elif m := _POST_RE.match(path):
             self._html(site._render_post(m.group(1)))
         elif _SETTINGS_RE.match(path):
@@ -211,6 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, MP4, "video/mp4")
         elif path == POST_LIST_PATH:
             self._json({"posts": site.posts})
+        elif m := _POST_INFO_RE.match(path):
+            self._json(site._post_info(m.group(1)))
         elif path == "/__sim/requests":
             self._json(site.requests)
         elif path == "/__sim/emitted":
@@ -247,11 +251,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found", "text/plain")
 
     # ---- streaming -------------------------------------------------------------------------
-    def start_chunked(self):
+    def start_chunked(self, headers: dict | None = None):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-store")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.flush()
 
@@ -332,6 +338,21 @@ class SimSite:
       (`url("/settings/account")`) or in-page by pushState from the post page (its header
       link, `window.__sim.go(path)`, or `push_route(path)`).
 
+    Several image posts: `image_posts=N` (N posts with new ids; the first is `post_id` /
+    `media_id`) or a list of post ids / `(post_id, media_id)` pairs (the first becomes
+    `post_id` / `media_id`). `image_posts` lists them ({"postId", "mediaId", "url"}). The
+    gallery `/imagine` links them all; with more than one, the post page has text links
+    `nav.more-posts a[data-post-link]` that switch post in-page (pushState: source image,
+    video and the page's mediaId change; `push_route("/imagine/post/<id>")` does the same);
+    `post_url(id)` loads one in full. Unknown post ids still render the first image.
+
+    Dialogs over the generate button (`div[role="dialog"][data-sim-dialog="chooser"|"banner"]`,
+    clicks recorded as target "dialog"; its buttons dismiss it): a script token suffix
+    `+chooser:S` / `+banner:S` shows one for S s when that attempt ends (e.g. `ok+chooser:3`);
+    `dialog_on_load=("chooser", S)` on every post page load; `show_dialog(kind, seconds,
+    when="now" | "load" | "next_video", post_id=None)` now, or once at the next load / after
+    the next successful video.
+
     The ProseMirror editor (`editor="prosemirror"`) holds a document of paragraphs, one
     `<p>` per line (an empty line is an empty paragraph), edited through `beforeinput`,
     and its text is the paragraphs joined by "\\n": the request's `message` is exactly that.
@@ -359,6 +380,8 @@ class SimSite:
         toast_readd_ms: int | tuple[int, int] | None = None,
         moderated_text: str = MODERATED_TEXT,
         rate_text: str = RATE_LIMIT_TEXT,
+        image_posts: int | list = 1,
+        dialog_on_load: tuple[str, float] | None = None,
     ):
         if editor not in ("textarea", "prosemirror"):
             raise ValueError(f"editor must be 'textarea' or 'prosemirror', not {editor!r}")
@@ -375,6 +398,9 @@ class SimSite:
         self.foreign_port = 0
         self.post_id = (post_id or new_id()).lower()
         self.media_id = (media_id or self.post_id).lower()
+        self._image_posts = self._make_image_posts(image_posts)  # postId -> mediaId, the first is post_id
+        self._dialog_on_load = _dialog_spec(dialog_on_load) if dialog_on_load else None
+        self._pending_dialogs: list[dict] = []  # one-shot show_dialog(when="load" / "next_video")
         self._knobs: dict = {}
         self._set_knobs(
             cover_toast_ms=cover_toast_ms,
@@ -447,6 +473,30 @@ class SimSite:
     def post_url(self, post_id: str | None = None) -> str:
         return f"{self.base_url}/imagine/post/{post_id or self.post_id}"
 
+    @property
+    def image_posts(self) -> list[dict]:
+        """The image posts: [{"postId", "mediaId", "url"}], the first is (post_id, media_id)."""
+        return [{"postId": p, "mediaId": m, "url": self.post_url(p)} for p, m in self._image_posts.items()]
+
+    def _make_image_posts(self, spec) -> dict[str, str]:
+        out = {self.post_id: self.media_id}
+        if isinstance(spec, int):
+            if spec < 1:
+                raise ValueError(f"image_posts must be at least 1, not {spec}")
+            while len(out) < spec:
+                pid = new_id()
+                out[pid] = pid
+            return out
+        items = list(spec)
+        if not items:
+            raise ValueError("image_posts must name at least one post")
+        pairs = [(it, it) if isinstance(it, str) else tuple(it) for it in items]
+        for pid, mid in pairs:
+            if not (re.fullmatch(_ID, str(pid)) and re.fullmatch(_ID, str(mid))):
+                raise ValueError(f"bad image post {(pid, mid)!r}: ids are letters, digits and '-'")
+        self.post_id, self.media_id = str(pairs[0][0]).lower(), str(pairs[0][1]).lower()
+        return {str(p).lower(): str(m).lower() for p, m in pairs}
+
     def foreign_url(self, path: str = "/compose", *, editor: str | None = None, image: str | None = None) -> str:
         """The foreign origin's page at `path` (any path serves it), optionally with a textarea
         (`editor="textarea"`) and an `imagine-public/images/<image>.jpg` image."""
@@ -506,6 +556,33 @@ class SimSite:
         render that view in-page, as Grok's router does."""
         return self._broadcast({"op": "route", "path": str(path)}, wait=wait)
 
+    def show_dialog(
+        self, kind: str = "chooser", seconds: float = 3.0, *, when: str = "now", post_id: str | None = None,
+        wait: float = 5.0,
+    ) -> int:
+        """A dialog over the generate button for `seconds`: kind "chooser" (Grok's "Which video
+        do you prefer?", a full-page backdrop) or "banner" (an announcement over the composer).
+
+        when="now": on the open post pages (returns how many got it); "load": on the next load
+        of a post page (of `post_id` if given); "next_video": when the next successful video
+        finishes. The last two are one-shot and return 0."""
+        spec = _dialog_spec((kind, seconds))
+        if when == "now":
+            return self._broadcast({"op": "dialog", **spec}, wait=wait)
+        if when not in ("load", "next_video"):
+            raise ValueError(f"when must be 'now', 'load' or 'next_video', not {when!r}")
+        with self._lock:
+            self._pending_dialogs.append({**spec, "when": when, "postId": post_id.lower() if post_id else None})
+        return 0
+
+    def _take_dialog(self, when: str, post_id: str | None = None) -> dict | None:
+        with self._lock:
+            for i, d in enumerate(self._pending_dialogs):
+                if d["when"] == when and (d["postId"] is None or d["postId"] == post_id):
+                    del self._pending_dialogs[i]
+                    return {"kind": d["kind"], "ms": d["ms"]}
+        return None
+
     def _broadcast(self, msg: dict, wait: float) -> int:
         deadline = time.monotonic() + wait
         with self._live_cond:
@@ -563,7 +640,7 @@ class SimSite:
 
     def _record_event(self, body: dict, *, origin: str, view: str | None) -> None:
         ev = {"t": time.time(), "origin": origin}
-        for key in ("view", "kind", "target", "path", "trusted", "text", "generating"):
+        for key in ("view", "kind", "target", "path", "trusted", "text", "generating", "dialog", "label"):
             if key in body and isinstance(body[key], (str, bool, int, float)):
                 ev[key] = body[key]
         if view is not None:
@@ -582,14 +659,15 @@ class SimSite:
             )
 
     # ---- pages ------------------------------------------------------------------------------
-    def _render_post(self, post_id: str) -> str:
+    def _post_info(self, post_id: str) -> dict:
+        """What a post page shows: its source image and the latest video made from it."""
         post_id = post_id.lower()
         with self._lock:
             vpost = self._video_posts.get(post_id)
             if vpost is not None:
                 media_id = vpost["metadata"]["parentPostId"]
             else:
-                media_id = self.media_id
+                media_id = self._image_posts.get(post_id, self.media_id)
             video = None
             if vpost is not None and not vpost["moderated"]:
                 video = vpost
@@ -597,14 +675,21 @@ class SimSite:
                 done = [p for p in self._posts if not p["moderated"] and p["metadata"]["parentPostId"] == media_id]
                 video = done[-1] if done else None
             video = {"videoId": video["videoId"], "videoUrl": video["videoUrl"]} if video else None
+        return {"postId": post_id, "mediaId": media_id, "video": video}
+
+    def _render_post(self, post_id: str) -> str:
+        info = self._post_info(post_id)
+        dialog = self._take_dialog("load", info["postId"]) or self._dialog_on_load
         return post_page(
-            post_id=post_id,
-            media_id=media_id,
+            post_id=info["postId"],
+            media_id=info["mediaId"],
             editor=self.editor,
             locale=self.locale,
             toast_ms=self.toast_ms,
-            video=video,
+            video=info["video"],
             knobs=self._page_knobs(),
+            image_posts=dict(self._image_posts),
+            dialog=dialog,
         )
 
     # ---- generation -------------------------------------------------------------------------
@@ -644,9 +729,15 @@ class SimSite:
                     "index": index,
                 }
             )
+        after = {}
+        if outcome.dialog is not None:
+            after["dialog"] = _dialog_spec(outcome.dialog)
+        elif outcome.kind == "ok" and (pending := self._take_dialog("next_video")):
+            after["dialog"] = pending
+        headers = {"X-Sim-After": json.dumps(after)} if after else None
         if outcome.kind == "rate":
             self._emit("rate", None, None, time.time() * 1000.0)
-            h._json({"error": {"code": 8, "message": "Too many requests. Rate limit reached."}}, 429)
+            h._json({"error": {"code": 8, "message": "Too many requests. Rate limit reached."}}, 429, headers)
             return
 
         step = (outcome.step_ms if outcome.step_ms is not None else self.step_ms) / 1000.0
@@ -672,7 +763,7 @@ class SimSite:
                 h.write_chunk(data[cut:] + b"\n")
 
         try:
-            h.start_chunked()
+            h.start_chunked(headers)
             conversation["serverTs"] = time.time() * 1000.0
             write({"result": {"conversation": conversation}})
             user["serverTs"] = time.time() * 1000.0
@@ -713,6 +804,15 @@ class SimSite:
         with self._lock:
             self._posts.append(post)
             self._video_posts[video_post_id] = post
+
+
+def _dialog_spec(spec) -> dict:
+    kind, seconds = spec
+    if kind not in DIALOG_KINDS:
+        raise ValueError(f"dialog kind must be one of {', '.join(DIALOG_KINDS)}, not {kind!r}")
+    if not float(seconds) > 0:
+        raise ValueError(f"a dialog lasts more than 0 s, not {seconds!r}")
+    return {"kind": kind, "ms": int(float(seconds) * 1000)}
 
 
 def parse_knob(text: str) -> tuple[str, object]:
