@@ -127,9 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a page knob (repeatable): cover_toast_ms=N (a toast covers the button N ms after each generation), "
         "mouseup_hang_ms=N (the button's mouseup handler hangs N ms), toast_readd_ms=N or LO-HI (a moderation "
-        "toast is re-added without data-ts), moderated_text=TEXT / rate_text=TEXT (backslash escapes allowed); "
-        "see grok_tui.sim.SimSite",
+        "toast is re-added without data-ts), moderated_text=TEXT / rate_text=TEXT (backslash escapes allowed), "
+        "no_toasts=true (moderations only in the stream and store), redo_resets=videoLength:6 (Redo resets "
+        "that option); see grok_tui.sim.SimSite",
     )
+    p.add_argument("--markup", choices=("grok", "changed"), default="grok",
+                   help="changed: Grok changed its page (other editor / button labels, another toast container)")
+    p.add_argument("--image-posts", type=int, default=1, metavar="N", help="how many image posts (default 1)")
+    p.add_argument("--video-size", type=int, default=0, metavar="BYTES", help="pad each served MP4 to this size")
 
     p = sub.add_parser(
         "chrome",
@@ -459,7 +464,8 @@ def _cmd_sim(ns: argparse.Namespace) -> int:
     except ValueError as exc:
         raise _Fatal(f"Bad --knob: {exc}.", 2) from None
     try:
-        run_sim(host=ns.host, port=ns.port, script=ns.script, editor=ns.editor, step_ms=ns.step_ms, **knobs)
+        run_sim(host=ns.host, port=ns.port, script=ns.script, editor=ns.editor, step_ms=ns.step_ms,
+                markup=ns.markup, image_posts=ns.image_posts, video_size=ns.video_size, **knobs)
     except ValueError as exc:
         raise _Fatal(f"Bad --script: {exc}", 2) from None
     except OSError as exc:

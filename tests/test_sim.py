@@ -125,13 +125,14 @@ def test_stream_ok_silent_rate_and_inspection_endpoints():
         assert [v["progress"] for v in vids] == [10, 20, 30] and not any(v["moderated"] for v in vids)
         _, reads = post_generation(site)
         vids = video_objs(b"".join(reads).decode())
-        assert vids[-1]["progress"] == 100 and vids[-1]["videoUrl"] == f"/media/videos/{vids[-1]['videoId']}.mp4"
+        assert vids[-1]["progress"] == 100 and vids[-1]["videoUrl"] == site.video_url(vids[-1]["videoId"])
         reqs = json.loads(urllib.request.urlopen(site.base_url + "/__sim/requests").read())
         assert [r["outcome"] for r in reqs] == ["rate", "silent", "ok"]
         kinds = [e["kind"] for e in json.loads(urllib.request.urlopen(site.base_url + "/__sim/emitted").read())]
         assert kinds[0] == "rate" and kinds[-1] == "completed" and "moderated" not in kinds
-        with urllib.request.urlopen(site.base_url + vids[-1]["videoUrl"]) as r:
-            assert r.headers["Content-Type"] == "video/mp4" and len(r.read()) > 0
+        cookie = {"Cookie": f"sim_session={site.session_cookie}"}
+        with urllib.request.urlopen(urllib.request.Request(vids[-1]["videoUrl"], headers=cookie)) as r:
+            assert r.headers["Content-Type"] == "video/mp4" and r.read() == site.video_file(vids[-1]["videoId"])
         with urllib.request.urlopen(f"{site.base_url}/imagine-public/images/{site.media_id}.jpg") as r:
             assert r.headers["Content-Type"] == "image/jpeg" and r.read()[:2] == b"\xff\xd8"
         with urllib.request.urlopen(site.base_url + "/") as r:  # redirect to /imagine
@@ -283,10 +284,10 @@ def test_success_route_change_and_redo(page):
         page.wait("!!document.querySelector('article video#sd-video[src]')")
         assert not page.js("!!document.querySelector('article img[alt=\"Loading\"], article img[alt=\"Moderated\"]')")
         vid = [e for e in site.emitted if e["kind"] == "completed"][0]["videoId"]
-        assert page.js("document.querySelector('video#sd-video').getAttribute('src')") == f"/media/videos/{vid}.mp4"
+        assert page.js("document.querySelector('video#sd-video').getAttribute('src')") == site.video_url(vid)
         assert page.js("!!document.querySelector('button[aria-label=\"Redo\"]') && !document.querySelector('button[aria-label=\"Make video\"]')")
         entry = page.store()["state"]["videoByMediaId"][site.media_id][0]
-        assert entry["videoId"] == vid and entry["moderated"] is False and entry["mediaUrl"].endswith(f"/media/videos/{vid}.mp4")
+        assert entry["videoId"] == vid and entry["moderated"] is False and entry["mediaUrl"] == site.video_url(vid)
         new_path = page.wait(f"location.pathname !== '/imagine/post/{site.post_id}' && location.pathname")
         video_post = site.posts[0]["postId"]
         assert new_path == f"/imagine/post/{video_post}" and video_post != site.post_id
@@ -555,7 +556,11 @@ def test_knob_parsing_for_the_sim_command():
     assert parse_knob("cover_toast_ms=1500") == ("cover_toast_ms", 1500.0)
     assert parse_knob("toast-readd-ms=800-1500") == ("toast_readd_ms", (800.0, 1500.0))
     assert parse_knob(r"moderated_text=a\nb\x1b[2J\x07 é") == ("moderated_text", "a\nb\x1b[2J\x07 é")
-    for bad in ("nope=1", "cover_toast_ms", "mouseup_hang_ms=abc", "toast_readd_ms=900-100"):
+    assert parse_knob("no_toasts=true") == ("no_toasts", True)
+    assert parse_knob("redo_resets=videoLength:6,resolutionName:480p") == (
+        "redo_resets", {"videoLength": 6, "resolutionName": "480p"})
+    for bad in ("nope=1", "cover_toast_ms", "mouseup_hang_ms=abc", "toast_readd_ms=900-100", "no_toasts=maybe",
+                "redo_resets=videoLength:7"):
         with pytest.raises(ValueError):
             parse_knob(bad)
     from grok_tui.cli import main
@@ -662,3 +667,180 @@ def test_covering_dialogs(page):
     with pytest.raises(ValueError):
         parse_script("ok+popup:3")
     assert parse_script("mod@40/20+banner:2.5")[0].dialog == ("banner", 2.5)
+
+
+# ---------------------------------------------------------------- piece: videos on the assets origin, options
+def page_fetch(page: Page, url: str) -> dict:
+    """fetch() inside the page with credentials: status, byte count, sha256, first 8 bytes (or the error)."""
+    return page.js(
+        f"""(async () => {{ try {{
+              const r = await fetch({json.dumps(url)}, {{credentials: 'include'}});
+              const b = new Uint8Array(await r.arrayBuffer());
+              const h = [...new Uint8Array(await crypto.subtle.digest('SHA-256', b))].map(x => x.toString(16).padStart(2, '0')).join('');
+              return {{status: r.status, bytes: b.length, sha256: h, head: [...b.slice(4, 8)].map(c => String.fromCharCode(c)).join('')}};
+            }} catch (e) {{ return {{error: String(e)}}; }} }})()"""
+    )
+
+
+def test_videos_served_from_assets_origin_with_the_session_cookie(page):
+    with SimSite("ok", step_ms=20, steps=3, truncate_videos=1) as site:
+        assert site.assets_port not in (0, site.port, site.foreign_port)
+        page.goto(site.post_url())
+        cookies = page.tab.Network.getCookies(urls=[site.base_url, site.assets_base_url], _timeout=5)["cookies"]
+        ours = [c for c in cookies if c["name"] == "sim_session"]
+        assert ours and ours[0]["value"] == site.session_cookie and ours[0]["httpOnly"] is True
+        assert site.session_cookie not in page.js("document.cookie")
+        page.click(GENERATE)
+        page.wait("!!document.querySelector('article video#sd-video[src]')")
+        vid = site.posts[0]["videoId"]
+        url = site.video_url(vid)
+        assert url.startswith(site.assets_base_url + "/") and vid in url
+        assert site.posts[0]["videoUrl"] == url
+        assert page.js("document.querySelector('article video[src]').getAttribute('src')") == url
+        entry = page.store()["state"]["videoByMediaId"][site.media_id][0]
+        assert entry["mediaUrl"] == entry["videoUrl"] == url
+        listed = json.loads(urllib.request.urlopen(site.url("/rest/media/post/list")).read())["posts"]
+        assert listed[0]["videoUrl"] == url
+        # in the page's session: the first answer is truncated (fails), the second is whole
+        first = page_fetch(page, url)
+        assert "error" in first, first
+        second = page_fetch(page, url)
+        assert second == {"status": 200, "bytes": len(site.video_file(vid)), "sha256": site.video_sha256(vid), "head": "ftyp"}
+        log = site.asset_requests
+        gets = [r for r in log if r["method"] == "GET"]
+        assert [(r["status"], r["truncated"], r["cookie"]) for r in gets[:2]] == [(200, True, True), (200, False, True)]
+        assert gets[0]["bytes"] < len(site.video_file(vid)) and gets[0]["origin"] == site.base_url
+        # the page's own player plays it (a real MP4), with the cookie
+        page.js("(() => { const v = document.querySelector('video#sd-video'); v.preload = 'auto'; v.load(); return 1; })()")
+        assert page.wait("(() => { const v = document.querySelector('video#sd-video'); return v.readyState >= 2 && v.videoWidth; })()") == 64
+        # without the cookie: 403; with it (from Python): the same bytes; ranges; unknown id: 404
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url)
+        assert err.value.code == 403
+        req = urllib.request.Request(url, headers={"Cookie": f"sim_session={site.session_cookie}"})
+        with urllib.request.urlopen(req) as r:
+            assert r.read() == site.video_file(vid) and r.headers["Content-Type"] == "video/mp4"
+        req = urllib.request.Request(url, headers={"Cookie": f"sim_session={site.session_cookie}", "Range": "bytes=4-7"})
+        with urllib.request.urlopen(req) as r:
+            assert r.status == 206 and r.read() == b"ftyp"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(urllib.request.Request(site.video_url("not-a-video"), headers={"Cookie": f"sim_session={site.session_cookie}"}))
+        assert err.value.code == 404
+        # a page on another origin gets no CORS grant
+        page.tab.Page.navigate(url=site.foreign_url(), _timeout=10)
+        page.wait("document.readyState === 'complete'")
+        assert "error" in page_fetch(page, url)
+
+
+def test_video_files_unique_per_id_and_padded():
+    with SimSite(video_size=5_000_000) as site:
+        a, b = site.video_file("aaaa"), site.video_file("bbbb")
+        assert len(a) == len(b) == 5_000_000 and a != b and a[4:8] == b"ftyp" and b"free" in a[-5_000_000:]
+        assert site.video_sha256("aaaa") == __import__("hashlib").sha256(a).hexdigest()
+    with SimSite() as site:
+        small = site.video_file("aaaa")
+        assert 1900 < len(small) < 4096 and b"aaaa" in small
+
+
+def test_generation_options_in_the_request_and_redo_reset(page):
+    with SimSite("ok,ok,ok", step_ms=60, steps=6, redo_resets={"videoLength": 6}) as site:
+        page.goto(site.post_url())
+        assert page.js("document.querySelector('[role=menu][aria-label=\"Video options\"]').hidden") is True
+        page.click('button[aria-label="Video Options"]')
+        page.wait("!document.querySelector('[role=menu][aria-label=\"Video options\"]').hidden")
+        for name, value in (("videoLength", "10"), ("resolutionName", "720p"), ("aspectRatio", "16:9"), ("mode", "fun")):
+            item = f'[role=menuitemradio][data-option="{name}"][data-value="{value}"]'
+            page.click(item)
+            assert page.js(f"document.querySelector('{item}').getAttribute('aria-checked')") == "true"
+        chosen = {"videoLength": 10, "resolutionName": "720p", "aspectRatio": "16:9", "mode": "fun"}
+        assert page.js("window.__sim.options") == chosen
+        page.click('button[aria-label="Video Options"]')  # closes the menu
+        page.click(GENERATE)
+        r = wait_requests(site, 1)[0]
+        assert r["options"] == chosen and r["videoGenModelConfig"] == {"parentPostId": site.media_id, **chosen}
+        # progress is still the first div of the Video Options button
+        page.wait("/^\\d+%$/.test(document.querySelector('button[aria-label=\"Video Options\"]').querySelector('div, span').textContent)")
+        page.wait("!window.__sim.generating && !!document.querySelector('button[aria-label=\"Redo\"]')")
+        # Redo resets the video length (the bug), keeps the rest
+        page.click(GENERATE)
+        assert wait_requests(site, 2)[1]["options"] == {**chosen, "videoLength": 6}
+        assert page.js("window.__sim.options.videoLength") == 6
+        page.wait("!window.__sim.generating")
+        site.set_knobs(redo_resets=None)
+        page.wait("window.__sim.knobs.redoResets === null")
+        page.js("window.__sim.setOption('videoLength', 10); true")
+        page.click(GENERATE)
+        assert wait_requests(site, 3)[2]["options"] == chosen
+    # the stream's video objects carry mode, width, height from the options
+    with SimSite("ok", step_ms=5, steps=2) as site:
+        conn = http.client.HTTPConnection(site.host, site.port, timeout=10)
+        body = {"message": "x", "parentPostId": site.media_id, "responseMetadata": {"modelConfigOverride": {"modelMap": {
+            "videoGenModelConfig": {"parentPostId": site.media_id, **chosen}}}}}
+        conn.request("POST", GEN, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        vids = video_objs(conn.getresponse().read().decode())
+        assert {(v["mode"], v["width"], v["height"]) for v in vids} == {("fun", 1280, 720)}
+        assert site.requests[0]["options"] == chosen
+    with pytest.raises(ValueError):
+        SimSite(video_options={"videoLength": 7})
+
+
+# ---------------------------------------------------------------- piece: Grok changed its page; toasts that never show
+def test_changed_markup(page):
+    from grok_tui.browser.observer import DEFAULT_SELECTORS
+    from grok_tui.sim import CHANGED_LABELS
+
+    def none_match(sels) -> bool:
+        return page.js(f"{json.dumps(list(sels))}.every(s => !document.querySelector(s))")
+
+    with SimSite("mod@0,ok,ok", step_ms=20, steps=3, markup="changed", toast_ms=800) as site:
+        page.goto(site.post_url())
+        assert none_match(DEFAULT_SELECTORS["prompt"]) and none_match(DEFAULT_SELECTORS["generate"])
+        assert none_match(DEFAULT_SELECTORS["toastContainer"])
+        editor = f'textarea[aria-label="{CHANGED_LABELS["prompt"]}"]'
+        assert page.js(f"document.querySelector('{editor}').placeholder") == CHANGED_LABELS["placeholder"]
+        page.type_prompt(editor, "changed page")
+        page.click(f'button[aria-label="{CHANGED_LABELS["make"]}"]')
+        assert wait_requests(site, 1)[0]["prompt"] == "changed page"
+        notice = 'div.notices[role="status"][aria-label="Alerts"] li.notice[data-state="open"] > p'
+        assert page.wait(f"(() => {{ const p = document.querySelector('{notice}'); return p && p.textContent; }})()") == MODERATED_TEXT
+        assert page.js("!document.querySelector('li.toast, [data-sonner-toast]')")
+        page.wait("!window.__sim.generating")
+        page.click(f'button[aria-label="{CHANGED_LABELS["make"]}"]')
+        page.wait(f"!!document.querySelector('button[aria-label=\"{CHANGED_LABELS['redo']}\"]')")
+        assert none_match(DEFAULT_SELECTORS["generate"])
+    with SimSite(editor="prosemirror", markup="changed") as site:
+        page.goto(site.post_url())
+        assert none_match(DEFAULT_SELECTORS["prompt"][:4])  # only the bare [contenteditable] fallback still matches
+        assert page.js(f"document.querySelector('[contenteditable=\"true\"]').getAttribute('aria-label')") == CHANGED_LABELS["prompt"]
+    with pytest.raises(ValueError):
+        SimSite(markup="other")
+
+
+def test_toasts_never_show(page):
+    with SimSite("mod@0,mod@30,rate", step_ms=20, steps=4, no_toasts=True, toast_ms=800) as site:
+        page.goto(site.post_url())
+        page.js(
+            """window.__toasts = 0; new MutationObserver(ms => { for (const m of ms) __toasts += m.addedNodes.length; })
+                 .observe(document.querySelector('section[aria-live] ol'), {childList: true}); true"""
+        )
+        for n in (1, 2):
+            page.click(GENERATE)
+            wait_requests(site, n)
+            page.wait("!window.__sim.generating && !!document.querySelector('article img[alt=\"Moderated\"]')")
+        page.click(GENERATE)
+        assert wait_requests(site, 3)[2]["outcome"] == "rate"
+        page.wait("!window.__sim.generating")
+        time.sleep(0.3)
+        assert page.js("window.__toasts") == 0
+        # the moderations are in the stream (emitted), the post list and the store all the same
+        assert [e["kind"] for e in site.emitted if e["kind"] in ("moderated", "rate")] == ["moderated", "moderated", "rate"]
+        assert [p["moderated"] for p in site.posts] == [True, True]
+        assert [e["moderated"] for e in page.store()["state"]["videoByMediaId"][site.media_id]] == [True, True]
+        # show_toast still shows one; switched off live, toasts come back
+        assert site.show_toast("hello", 300) == 1
+        page.wait("window.__toasts === 1")
+        site.set_knobs(no_toasts=False)
+        page.wait("window.__sim.knobs.noToasts === false")
+        page.click(GENERATE)
+        wait_requests(site, 4)
+        page.wait(f"!!document.querySelector('{TOAST}')")

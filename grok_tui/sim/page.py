@@ -22,6 +22,10 @@ LABELS = {
     },
 }
 
+# SimSite(markup="changed"): Grok changed its page (issue 16): other labels, another toast container.
+CHANGED_LABELS = {"prompt": "Describe your video", "placeholder": "What should happen?", "make": "Generate video",
+                  "redo": "Regenerate"}
+
 MODERATED_TEXT = "Content Moderated. Try a different idea."
 RATE_LIMIT_TEXT = "Rate limit reached. Please slow down."
 # What the page that is not a post (foreign origin, /settings/account) holds in its editor.
@@ -57,10 +61,20 @@ article{position:relative;border:1px solid #2a2a2e;border-radius:12px;padding:12
 .composer button[aria-label="Video Options"]{background:#27272a;color:#eee;min-width:64px}
 section[aria-live]{position:fixed;right:16px;bottom:16px;width:340px}
 section[aria-live] ol{list-style:none;margin:0;padding:0}
+div.notices{position:fixed;right:16px;bottom:16px;width:340px}
+div.notices ul{list-style:none;margin:0;padding:0}
+li.notice{background:#27272a;border:1px solid #3f3f46;border-radius:8px;padding:10px 12px;margin-top:8px}
+li.notice p{margin:0}
 li.toast{background:#27272a;border:1px solid #3f3f46;border-radius:8px;padding:10px 12px;margin-top:8px}
 header nav{display:inline;margin-left:16px;font-weight:400}
 header nav a,nav.more-posts a{color:#a1a1aa;margin-right:8px}
 nav.more-posts{margin-top:12px}
+.composer{position:relative}
+.options-menu{position:absolute;right:8px;bottom:60px;background:#18181b;border:1px solid #3f3f46;border-radius:12px;padding:8px;z-index:50}
+.options-menu [role=group]{display:flex;gap:4px;align-items:center;margin:4px 0}
+.options-menu [role=group] span{width:96px;color:#a1a1aa}
+.options-menu button{height:28px;min-width:0;padding:0 8px;border-radius:14px;border:0;background:#27272a;color:#eee}
+.options-menu button[aria-checked=true]{background:#f4f4f5;color:#000}
 [data-sim-dialog]{position:fixed;z-index:2000;background:#000c;display:flex;align-items:center;justify-content:center;gap:12px}
 [data-sim-dialog] .box{background:#18181b;border:1px solid #3f3f46;border-radius:12px;padding:16px}
 [data-sim-dialog] button{height:32px;border-radius:16px;border:0;padding:0 12px;margin:4px;cursor:pointer}
@@ -128,7 +142,7 @@ JS = r"""
   var editor = document.getElementById("prompt-editor");
   var genBtn = document.getElementById("generate");
   var optDiv = document.querySelector('button[aria-label="Video Options"] > div');
-  var toastList = document.querySelector('section[aria-live="polite"] > ol');
+  var toastList = document.querySelector("[data-sim-toasts] > ol, [data-sim-toasts] > ul");
   var overlay = null;
   var lastProgress = 0;
   var progressCount = 0;
@@ -305,11 +319,12 @@ JS = r"""
 
   function makeToast(text, ts) {
     var li = document.createElement("li");
-    li.className = "toast";
-    li.setAttribute("data-sonner-toast", "");
-    li.setAttribute("data-visible", "true");
+    var changed = CFG.markup === "changed";
+    li.className = changed ? "notice" : "toast";
+    if (!changed) li.setAttribute("data-sonner-toast", "");
+    li.setAttribute(changed ? "data-state" : "data-visible", changed ? "open" : "true");
     if (ts) li.setAttribute("data-ts", ts);
-    var d = document.createElement("div");
+    var d = document.createElement(changed ? "p" : "div");
     d.textContent = text;
     li.appendChild(d);
     return li;
@@ -317,6 +332,7 @@ JS = r"""
 
   function toast(text, opts) {
     opts = opts || {};
+    if (K.noToasts && !opts.force) return null;   // toasts never show: only the stream and store know
     var ms = opts.ms || CFG.toastMs;
     var ts = String(Date.now());
     var li = makeToast(text, ts);
@@ -395,6 +411,44 @@ JS = r"""
     return d;
   }
 
+  // ---- generation options: "Video Options" opens a menu of radio items; the values go into
+  // the request at responseMetadata.modelConfigOverride.modelMap.videoGenModelConfig.
+  var options = {};
+  for (var ok in CFG.options) options[ok] = CFG.options[ok];
+  var optBtn = document.querySelector('button[aria-label="Video Options"]');
+  var OPT_LABELS = { videoLength: "Video length", resolutionName: "Resolution", aspectRatio: "Aspect ratio", mode: "Mode" };
+  var menu = document.createElement("div");
+  menu.setAttribute("role", "menu"); menu.setAttribute("aria-label", "Video options"); menu.hidden = true;
+  menu.className = "options-menu";
+  Object.keys(CFG.optionChoices).forEach(function (name) {
+    var g = document.createElement("div");
+    g.setAttribute("role", "group"); g.setAttribute("aria-label", OPT_LABELS[name] || name); g.setAttribute("data-option", name);
+    var t = document.createElement("span"); t.textContent = OPT_LABELS[name] || name; g.appendChild(t);
+    CFG.optionChoices[name].forEach(function (val) {
+      var b = document.createElement("button"); b.type = "button";
+      b.setAttribute("role", "menuitemradio"); b.setAttribute("data-option", name); b.setAttribute("data-value", String(val));
+      b.textContent = name === "videoLength" ? val + "s" : String(val);
+      b.addEventListener("click", function () { setOption(name, val); });
+      g.appendChild(b);
+    });
+    menu.appendChild(g);
+  });
+  document.querySelector(".composer").appendChild(menu);
+  function paintOptions() {
+    var items = menu.querySelectorAll("[role=menuitemradio]");
+    for (var i = 0; i < items.length; i++) {
+      var it = items[i];
+      it.setAttribute("aria-checked", String(String(options[it.getAttribute("data-option")]) === it.getAttribute("data-value")));
+    }
+  }
+  function setOption(name, val) {
+    var choices = CFG.optionChoices[name] || [];
+    for (var i = 0; i < choices.length; i++) if (String(choices[i]) === String(val)) { options[name] = choices[i]; break; }
+    paintOptions();
+  }
+  optBtn.addEventListener("click", function () { menu.hidden = !menu.hidden; optBtn.setAttribute("aria-expanded", String(!menu.hidden)); });
+  paintOptions();
+
   // Another image post in-page (pushState): the source image, its video and mediaId change.
   var switching = 0;
   async function showPost(postId) {
@@ -449,7 +503,7 @@ JS = r"""
     hasVideo = true;
     render();
     storeEntry({ videoId: v.videoId, progress: 100, moderated: false,
-                 mediaUrl: location.origin + v.videoUrl, videoUrl: v.videoUrl });
+                 mediaUrl: new URL(v.videoUrl, location.href).href, videoUrl: v.videoUrl });
     setTimeout(function () { history.pushState({}, "", "/imagine/post/" + v.videoPostId); }, 300);
   }
 
@@ -482,16 +536,22 @@ JS = r"""
     return buf.slice(consumed);
   }
 
-  async function generate(trusted) {
+  async function generate(trusted, viaRedo) {
     generating = true;
+    if (viaRedo && K.redoResets) {        // the reported bug: Redo falls back to defaults
+      for (var rk in K.redoResets) setOption(rk, K.redoResets[rk]);
+    }
     startUI();
     var resp, after = null;
+    var config = { parentPostId: mediaId };
+    for (var name in options) config[name] = options[name];
     try {
       resp = await fetch("/rest/app-chat/conversations/new", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ message: promptState, parentPostId: mediaId, trusted: trusted,
-                               modelName: "imagine-video" })
+                               modelName: "imagine-video",
+                               responseMetadata: { modelConfigOverride: { modelMap: { videoGenModelConfig: config } } } })
       });
     } catch (e) {
       removeLoading(); clearProgress(); generating = false;
@@ -539,7 +599,7 @@ JS = r"""
     render();                     // re-render writes the React-like state back into the editor
     simEvent("post", "click", "generate", { trusted: ev.isTrusted, generating: generating });
     if (generating) return;
-    generate(ev.isTrusted);
+    generate(ev.isTrusted, genBtn.getAttribute("aria-label") === L.redo);
   });
 
   // ---- in-page routes (pushState): a post view and a same-origin non-post view
@@ -573,7 +633,7 @@ JS = r"""
     es.onmessage = function (m) {
       var c; try { c = JSON.parse(m.data); } catch (e) { return; }
       if (c.op === "knobs") { for (var k in c.knobs) K[k] = c.knobs[k]; }
-      else if (c.op === "toast") toast(c.text, { ms: c.ms, moderation: !!c.moderation });
+      else if (c.op === "toast") toast(c.text, { ms: c.ms, moderation: !!c.moderation, force: true });
       else if (c.op === "cover") coverToast(c.ms, c.text);
       else if (c.op === "route") go(c.path);
       else if (c.op === "dialog") showDialog(c.kind, c.ms);
@@ -585,7 +645,8 @@ JS = r"""
   if (CFG.dialog) showDialog(CFG.dialog.kind, CFG.dialog.ms);
   window.__sim = { get promptState() { return promptState; }, get generating() { return generating; },
                    get mediaId() { return mediaId; }, get live() { return live; }, knobs: K,
-                   toast: toast, coverToast: coverToast, go: go, showDialog: showDialog };
+                   toast: toast, coverToast: coverToast, go: go, showDialog: showDialog,
+                   get options() { return JSON.parse(JSON.stringify(options)); }, setOption: setOption };
 })();
 """
 
@@ -621,8 +682,13 @@ def post_page(
     knobs: dict | None = None,
     image_posts: dict | None = None,
     dialog: dict | None = None,
+    options: dict | None = None,
+    option_choices: dict | None = None,
+    markup: str = "grok",
 ) -> str:
     labels = LABELS.get(locale, LABELS["en"])
+    if markup == "changed":
+        labels = {**labels, **CHANGED_LABELS}
     knobs = dict(knobs or {})
     knobs.setdefault("moderatedText", MODERATED_TEXT)
     knobs.setdefault("rateText", RATE_LIMIT_TEXT)
@@ -637,12 +703,16 @@ def post_page(
         "texts": {"moderated": MODERATED_TEXT, "rate": RATE_LIMIT_TEXT, "cover": COVER_TOAST_TEXT},
         "knobs": knobs,
         "imagePosts": image_posts or {post_id: media_id},
+        "options": options or {},
+        "optionChoices": option_choices or {},
+        "markup": markup,
         "dialog": dialog,
     }
     e = html.escape
     if editor == "prosemirror":
+        cls = "editor-input" if markup == "changed" else "tiptap ProseMirror"
         editor_html = (
-            '<div class="tiptap ProseMirror" id="prompt-editor" contenteditable="true" role="textbox" '
+            f'<div class="{cls}" id="prompt-editor" contenteditable="true" role="textbox" '
             f'translate="no" aria-label="{e(labels["prompt"])}" data-placeholder="{e(labels["placeholder"])}"></div>'
         )
     else:
@@ -657,6 +727,13 @@ def post_page(
             f'<a href="/imagine/post/{e(pid)}" data-spa data-post-link="{e(pid)}">Post {i + 1}</a>'
             for i, pid in enumerate(image_posts)
         ) + "</nav>"
+    if markup == "changed":
+        toasts_html = '<div class="notices" role="status" aria-label="Alerts" aria-live="assertive" data-sim-toasts><ul></ul></div>'
+    else:
+        toasts_html = (
+            '<section aria-label="Notifications alt+T" tabindex="-1" aria-live="polite" aria-relevant="additions text" '
+            'aria-atomic="false" data-sim-toasts><ol></ol></section>'
+        )
     return f"""<!DOCTYPE html>
 <html lang="{labels['lang']}"><head><meta charset="utf-8">
 <title>Grok Imagine (simulated)</title>
@@ -679,7 +756,7 @@ def post_page(
 {others}
 </div>
 </main>
-<section aria-label="Notifications alt+T" tabindex="-1" aria-live="polite" aria-relevant="additions text" aria-atomic="false"><ol></ol></section>
+{toasts_html}
 {_draft_scripts(_draft_cfg(editor="prosemirror", locale=locale))}
 <script type="application/json" id="sim-config">{_script_json(cfg)}</script>
 <script>{JS}</script>

@@ -6,8 +6,10 @@ See /work/shared/docs/grok-signals.md and grok_tui/sim/script.py for the outcome
 from __future__ import annotations
 
 import base64
+import http.cookies
 import json
 import queue
+import secrets
 import re
 import socket
 import threading
@@ -18,6 +20,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from .media import sha256_hex, video_file
 from .page import MODERATED_TEXT, RATE_LIMIT_TEXT, draft_page, gallery_page, post_page
 from .script import DIALOG_KINDS, Outcome, parse_script, parse_token
 
@@ -36,8 +39,7 @@ JPEG = base64.b64decode(
     "Ozs7Ozs7Ozv/wAARCAAQABADASIAAhEBAxEB/8QAFgABAQEAAAAAAAAAAAAAAAAABAAD/8QAFRABAQAAAAAAAAAAAAAAAAAAAwD/xAAV"
     "AQEBAAAAAAAAAAAAAAAAAAABBf/EABYRAAMAAAAAAAAAAAAAAAAAAAADBP/aAAwDAQACEQMRAD8AyIphFRFMIossLKEH/9k="
 )
-# A tiny MP4 header ("ftyp" box only): enough for a content-typed body; it need not play.
-MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+SESSION_COOKIE = "sim_session"  # set HttpOnly by every page of the site; the assets origin requires it
 
 _ID = r"[A-Za-z0-9-]+"
 _POST_RE = re.compile(rf"^/imagine/post/({_ID})/?$")
@@ -45,6 +47,8 @@ _IMAGE_RE = re.compile(rf"^/imagine-public/images/({_ID})\.(?:jpg|jpeg|png|webp)
 _VIDEO_RE = re.compile(rf"^/media/videos/({_ID})\.mp4$")
 
 _POST_INFO_RE = re.compile(rf"^/__sim/post/({_ID})$")
+_ASSET_RE = re.compile(rf"^/users/({_ID})/generated/({_ID})/generated_video\.mp4$")
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _SETTINGS_RE = re.compile(r"^/settings(?:/[A-Za-z0-9_-]*)*/?$")
 EVENT_PATH = "/__sim/event"
 LIVE_PATH = "/__sim/live"
@@ -56,7 +60,28 @@ PAGE_KNOBS = {
     "toast_readd_ms": "toastReaddMs",
     "moderated_text": "moderatedText",
     "rate_text": "rateText",
+    "redo_resets": "redoResets",
+    "no_toasts": "noToasts",
 }
+
+# Generation options (the composer's "Video Options" menu) and their choices; they travel in the
+# request body at responseMetadata.modelConfigOverride.modelMap.videoGenModelConfig.
+OPTION_CHOICES: dict[str, tuple] = {
+    "videoLength": (6, 10),
+    "resolutionName": ("480p", "720p"),
+    "aspectRatio": ("2:3", "3:2", "1:1", "9:16", "16:9"),
+    "mode": ("normal", "fun", "custom"),
+}
+DEFAULT_OPTIONS = {"videoLength": 6, "resolutionName": "480p", "aspectRatio": "2:3", "mode": "normal"}
+
+
+def _check_options(options: dict) -> dict:
+    for k, v in options.items():
+        if k not in OPTION_CHOICES:
+            raise ValueError(f"unknown video option {k!r} (known: {', '.join(OPTION_CHOICES)})")
+        if v not in OPTION_CHOICES[k]:
+            raise ValueError(f"video option {k} must be one of {OPTION_CHOICES[k]}, not {v!r}")
+    return dict(options)
 
 _QUIET_ERRORS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError, socket.timeout)
 
@@ -147,7 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, "application/json; charset=utf-8", headers)
 
     def _html(self, text: str):
-        self._send(200, text.encode("utf-8"), "text/html; charset=utf-8")
+        cookie = f"{SESSION_COOKIE}={self.site.session_cookie}; Path=/; HttpOnly; SameSite=Lax"
+        self._send(200, text.encode("utf-8"), "text/html; charset=utf-8", {"Set-Cookie": cookie})
 
     def _body(self) -> bytes:
         n = int(self.headers.get("Content-Length") or 0)
@@ -209,8 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._serve_live()
         elif _IMAGE_RE.match(path):
             self._send(200, JPEG, "image/jpeg")
-        elif _VIDEO_RE.match(path):
-            self._send(200, MP4, "video/mp4")
+        elif m := _VIDEO_RE.match(path):  # the old same-origin video route (no cookie needed)
+            self._send(200, video_file(m.group(1).lower(), site.video_size), "video/mp4")
         elif path == POST_LIST_PATH:
             self._json({"posts": site.posts})
         elif m := _POST_INFO_RE.match(path):
@@ -300,6 +326,96 @@ class _ForeignHandler(_Handler):
             self._send(404, b"not found", "text/plain")
 
 
+class _AssetsHandler(_Handler):
+    """The video host (like assets.grok.com): another origin (another loopback port).
+
+    GET /users/<user>/generated/<videoId>/generated_video.mp4 serves that video's MP4 only
+    with the session cookie (403 without; 404 for an id the site did not complete), with
+    CORS for the page's origin with credentials, and byte ranges. The first
+    `truncate_videos` requests get a body shorter than their Content-Length, then a close.
+    """
+
+    def _cors(self) -> dict:
+        origin = self.headers.get("Origin")
+        if origin and origin == self.site.base_url:
+            return {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Credentials": "true",
+                "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges",
+                "Vary": "Origin",
+            }
+        return {"Vary": "Origin"}
+
+    def do_OPTIONS(self):
+        headers = self._cors()
+        if "Access-Control-Allow-Origin" in headers:
+            headers.update({"Access-Control-Allow-Methods": "GET, HEAD", "Access-Control-Allow-Headers": "Range",
+                            "Access-Control-Max-Age": "600"})
+            self._send(204, b"", "text/plain", headers)
+        else:
+            self._send(403, b"forbidden", "text/plain", headers)
+
+    def do_GET(self):
+        site = self.site
+        path = urlsplit(self.path).path
+        m = _ASSET_RE.match(path)
+        video_id = m.group(2).lower() if m else None
+        record = {"t": time.time(), "method": self.command, "path": path, "videoId": video_id,
+                  "origin": self.headers.get("Origin"), "range": self.headers.get("Range")}
+        jar = http.cookies.SimpleCookie()
+        try:
+            jar.load(self.headers.get("Cookie") or "")
+        except http.cookies.CookieError:
+            pass
+        record["cookie"] = SESSION_COOKIE in jar and jar[SESSION_COOKIE].value == site.session_cookie
+        headers = self._cors()
+        data = site._completed_video(video_id) if m and m.group(1) == site.user_id else None
+        if data is None:
+            record["status"] = 404
+            site._record_asset(record)
+            self._send(404, b"not found", "text/plain", headers)
+            return
+        if not record["cookie"]:
+            record["status"] = 403
+            site._record_asset(record)
+            self._send(403, b"forbidden: no session cookie", "text/plain", headers)
+            return
+        status, total, body = 200, len(data), data
+        headers["Accept-Ranges"] = "bytes"
+        rng = _RANGE_RE.match((self.headers.get("Range") or "").strip())
+        if rng and (rng.group(1) or rng.group(2)):
+            if rng.group(1):
+                start = int(rng.group(1))
+                end = min(int(rng.group(2)), total - 1) if rng.group(2) else total - 1
+            else:
+                start, end = max(0, total - int(rng.group(2))), total - 1
+            if start >= total or start > end:
+                record["status"] = 416
+                site._record_asset(record)
+                self._send(416, b"", "text/plain", {**headers, "Content-Range": f"bytes */{total}"})
+                return
+            status, body = 206, data[start : end + 1]
+            headers["Content-Range"] = f"bytes {start}-{end}/{total}"
+        truncate = self.command == "GET" and site._take_truncation()
+        record.update(status=status, truncated=truncate, bytes=len(body) // 2 if truncate else len(body))
+        site._record_asset(record)
+        if not truncate:
+            self._send(status, body, "video/mp4", headers)
+            return
+        self.send_response(status)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def do_POST(self):
+        self._send(405, b"", "text/plain")
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -353,6 +469,37 @@ class SimSite:
     when="now" | "load" | "next_video", post_id=None)` now, or once at the next load / after
     the next successful video.
 
+    Videos live on ANOTHER origin, the assets server (`assets_base_url`, another loopback
+    port, like assets.grok.com): `video_url(video_id)` =
+    `<assets>/users/<user_id>/generated/<videoId>/generated_video.mp4`, used by the stream's
+    `videoUrl`, /rest/media/post/list, the store's `mediaUrl` / `videoUrl` and
+    `article video[src]`. Each is a real playable MP4 (media.TINY_MP4 plus a `free` box with
+    the id), padded to `video_size` bytes if given; `video_file(id)` / `video_sha256(id)`
+    are exactly what is served. Every page of the site sets the HttpOnly cookie
+    `sim_session=<session_cookie>` (cookies ignore ports, so it reaches the assets port);
+    without it the assets server answers 403, for an unknown id 404; CORS allows the page's
+    origin with credentials; byte ranges work. `truncate_videos=K`: the first K video GETs
+    send half the body under the full Content-Length, then close. `asset_requests` logs
+    every request (cookie: whether it came, never its value).
+
+    Generation options: `button[aria-label="Video Options"]` (its first `div` still shows
+    progress) opens `div[role="menu"][aria-label="Video options"]` with
+    `button[role="menuitemradio"][data-option][data-value][aria-checked]` for videoLength
+    (6, 10), resolutionName (480p, 720p), aspectRatio, mode (OPTION_CHOICES); initial values
+    `video_options={...}` over DEFAULT_OPTIONS. The request body carries them at
+    `responseMetadata.modelConfigOverride.modelMap.videoGenModelConfig` next to
+    `parentPostId`; `requests[i]["options"]` has them. Page knob `redo_resets={"videoLength": 6}`:
+    a click on Redo first resets those options (the reported bug), menu included.
+
+    When Grok changes its page (issue 16): `markup="changed"` renames the editor's
+    aria-label to "Describe your video" (placeholder "What should happen?"; the ProseMirror
+    variant loses its `tiptap ProseMirror` classes but stays contenteditable), the generate
+    button to "Generate video" / "Regenerate" (CHANGED_LABELS), and puts toasts in
+    `div.notices[role="status"][aria-label="Alerts"] > ul > li.notice[data-state="open"] > p`
+    instead of the `section[aria-label*="Notifications"]` list. Page knob `no_toasts=True`:
+    moderation and rate-limit toasts never show (moderations are still in the stream, the
+    post list and the store); `show_toast()` still shows one.
+
     The ProseMirror editor (`editor="prosemirror"`) holds a document of paragraphs, one
     `<p>` per line (an empty line is an empty paragraph), edited through `beforeinput`,
     and its text is the paragraphs joined by "\\n": the request's `message` is exactly that.
@@ -382,13 +529,22 @@ class SimSite:
         rate_text: str = RATE_LIMIT_TEXT,
         image_posts: int | list = 1,
         dialog_on_load: tuple[str, float] | None = None,
+        video_size: int = 0,
+        truncate_videos: int = 0,
+        video_options: dict | None = None,
+        redo_resets: dict | None = None,
+        markup: str = "grok",
+        no_toasts: bool = False,
     ):
+        if markup not in ("grok", "changed"):
+            raise ValueError(f"markup must be 'grok' or 'changed', not {markup!r}")
         if editor not in ("textarea", "prosemirror"):
             raise ValueError(f"editor must be 'textarea' or 'prosemirror', not {editor!r}")
         self._lock = threading.Lock()
         self._script: deque[Outcome] = deque(parse_script(script))
         self.default = parse_token(default)
         self.editor = editor
+        self.markup = markup
         self.step_ms = step_ms
         self.steps = max(1, int(steps))
         self.toast_ms = int(toast_ms)
@@ -396,6 +552,14 @@ class SimSite:
         self.host = host
         self.port = port
         self.foreign_port = 0
+        self.assets_port = 0
+        self.user_id = new_id()
+        self.session_cookie = secrets.token_urlsafe(24)
+        self.video_size = max(0, int(video_size))
+        self._truncate_left = max(0, int(truncate_videos))
+        self._assets: list[dict] = []
+        self._video_cache: dict[str, bytes] = {}
+        self.video_options = _check_options({**DEFAULT_OPTIONS, **(video_options or {})})
         self.post_id = (post_id or new_id()).lower()
         self.media_id = (media_id or self.post_id).lower()
         self._image_posts = self._make_image_posts(image_posts)  # postId -> mediaId, the first is post_id
@@ -408,6 +572,8 @@ class SimSite:
             toast_readd_ms=toast_readd_ms,
             moderated_text=moderated_text,
             rate_text=rate_text,
+            redo_resets=redo_resets,
+            no_toasts=no_toasts,
         )
         self._requests: list[dict] = []
         self._emitted: list[dict] = []
@@ -435,6 +601,7 @@ class SimSite:
         try:
             self.port = self._serve(_Handler, self.port, "grok-sim")
             self.foreign_port = self._serve(_ForeignHandler, 0, "grok-sim-foreign")
+            self.assets_port = self._serve(_AssetsHandler, 0, "grok-sim-assets")
         except BaseException:
             self.stop()
             raise
@@ -466,6 +633,48 @@ class SimSite:
     @property
     def foreign_base_url(self) -> str:
         return f"http://{self.host}:{self.foreign_port}"
+
+    @property
+    def assets_base_url(self) -> str:
+        return f"http://{self.host}:{self.assets_port}"
+
+    def video_url(self, video_id: str) -> str:
+        """Where the video `video_id` is served (the assets origin; needs the session cookie)."""
+        return f"{self.assets_base_url}/users/{self.user_id}/generated/{video_id}/generated_video.mp4"
+
+    def video_file(self, video_id: str) -> bytes:
+        """The exact bytes served for `video_id` (a real MP4, unique per id, `video_size` long)."""
+        with self._lock:
+            data = self._video_cache.get(video_id)
+            if data is None:
+                data = self._video_cache[video_id] = video_file(video_id, self.video_size)
+            return data
+
+    def video_sha256(self, video_id: str) -> str:
+        return sha256_hex(self.video_file(video_id))
+
+    @property
+    def asset_requests(self) -> list[dict]:
+        """Every request to the assets origin: t, method, path, videoId, origin, range, cookie
+        (whether the session cookie came), status, truncated, bytes (body bytes sent)."""
+        with self._lock:
+            return [dict(r) for r in self._assets]
+
+    def _record_asset(self, record: dict) -> None:
+        with self._lock:
+            self._assets.append(record)
+
+    def _take_truncation(self) -> bool:
+        with self._lock:
+            if self._truncate_left > 0:
+                self._truncate_left -= 1
+                return True
+            return False
+
+    def _completed_video(self, video_id: str | None) -> bytes | None:
+        with self._lock:
+            known = any(p["videoId"] == video_id and not p["moderated"] for p in self._posts)
+        return self.video_file(video_id) if known and video_id else None
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
@@ -517,6 +726,10 @@ class SimSite:
                     if not 0 < lo <= hi:
                         raise ValueError(f"toast_readd_ms must be N > 0 or (lo, hi) with 0 < lo <= hi, not {value!r}")
                     value = [float(lo), float(hi)]
+            elif name == "no_toasts":
+                value = bool(value)
+            elif name == "redo_resets":
+                value = _check_options(value) if value else None
             elif name.endswith("_ms"):
                 value = max(0, int(value))
             else:
@@ -688,8 +901,11 @@ class SimSite:
             toast_ms=self.toast_ms,
             video=info["video"],
             knobs=self._page_knobs(),
+            options=dict(self.video_options),
+            option_choices=OPTION_CHOICES,
             image_posts=dict(self._image_posts),
             dialog=dialog,
+            markup=self.markup,
         )
 
     # ---- generation -------------------------------------------------------------------------
@@ -717,6 +933,7 @@ class SimSite:
         prompt = body.get("message")
         prompt = prompt if isinstance(prompt, str) else ("" if prompt is None else str(prompt))
         parent = body.get("parentPostId") or self.media_id
+        config = _video_gen_config(body)
         with self._lock:
             index = len(self._requests)
             self._requests.append(
@@ -727,6 +944,8 @@ class SimSite:
                     "trusted": bool(body.get("trusted")),
                     "outcome": outcome.token,
                     "index": index,
+                    "videoGenModelConfig": config,
+                    "options": {k: config[k] for k in OPTION_CHOICES if k in config} if config is not None else None,
                 }
             )
         after = {}
@@ -741,6 +960,7 @@ class SimSite:
             return
 
         step = (outcome.step_ms if outcome.step_ms is not None else self.step_ms) / 1000.0
+        shape = _video_shape(config)
         video_id, video_post_id = new_id(), new_id()
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         conversation = {"conversationId": new_id(), "createTime": now}
@@ -777,9 +997,10 @@ class SimSite:
                     "parentPostId": parent,
                     "progress": progress,
                     "moderated": kind == "moderated",
+                    **shape,
                 }
                 if kind == "completed":
-                    v["videoUrl"] = f"/media/videos/{video_id}.mp4"
+                    v["videoUrl"] = self.video_url(video_id)
                 if kind in ("completed", "moderated"):
                     self._add_post(video_id, video_post_id, parent, progress, kind == "moderated")
                 ts = time.time() * 1000.0
@@ -797,13 +1018,29 @@ class SimSite:
             "type": "VIDEO",
             "postId": video_post_id,
             "videoId": video_id,
-            "videoUrl": None if moderated else f"/media/videos/{video_id}.mp4",
+            "videoUrl": None if moderated else self.video_url(video_id),
             "moderated": moderated,
             "metadata": {"progress": progress, "parentPostId": parent},
         }
         with self._lock:
             self._posts.append(post)
             self._video_posts[video_post_id] = post
+
+
+def _video_shape(config: dict | None) -> dict:
+    """mode, width, height for the stream objects, from the request's options."""
+    opts = {**DEFAULT_OPTIONS, **{k: v for k, v in (config or {}).items() if v in OPTION_CHOICES.get(k, ())}}
+    short = 720 if opts["resolutionName"] == "720p" else 480
+    a, b = (int(x) for x in opts["aspectRatio"].split(":"))
+    w, h = (short, round(short * b / a)) if a <= b else (round(short * a / b), short)
+    return {"mode": opts["mode"], "width": w, "height": h}
+
+
+def _video_gen_config(body: dict) -> dict | None:
+    node = body
+    for key in ("responseMetadata", "modelConfigOverride", "modelMap", "videoGenModelConfig"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return dict(node) if isinstance(node, dict) else None
 
 
 def _dialog_spec(spec) -> dict:
@@ -818,8 +1055,8 @@ def _dialog_spec(spec) -> dict:
 def parse_knob(text: str) -> tuple[str, object]:
     """`NAME=VALUE` (a page knob of SimSite) -> (name, value); ValueError with one sentence.
 
-    Numbers for the `*_ms` knobs (`toast_readd_ms` also takes `LO-HI`); texts take
-    backslash escapes (`\\n`, `\\x1b`, `\\x07`)."""
+    Numbers for the `*_ms` knobs (`toast_readd_ms` also takes `LO-HI`), `no_toasts=true`,
+    `redo_resets=videoLength:6[,resolutionName:480p]`; texts take backslash escapes (`\\n`, `\\x1b`, `\\x07`)."""
     name, sep, value = str(text).partition("=")
     name = name.strip().replace("-", "_")
     if not sep or name not in PAGE_KNOBS:
@@ -830,6 +1067,15 @@ def parse_knob(text: str) -> tuple[str, object]:
             out: object = (float(lo), float(hi))
         elif name.endswith("_ms"):
             out = float(value)
+        elif name == "no_toasts":
+            if value.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError
+            out = value.strip().lower() in ("1", "true", "yes", "on")
+        elif name == "redo_resets":
+            out = {}
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                key, _, val = part.partition(":")
+                out[key.strip()] = int(val) if val.strip().isdigit() else val.strip()
         else:
             out = value.encode("latin-1", "backslashreplace").decode("unicode_escape")
     except (ValueError, UnicodeError):
