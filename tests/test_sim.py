@@ -407,8 +407,9 @@ def test_foreign_origin_page_records_text_and_clicks(page):
     with SimSite() as site:
         assert site.foreign_port not in (0, site.port)
         url = site.foreign_url(f"/imagine/post/{site.post_id}", image=site.media_id)
-        page.tab.Page.navigate(url=url, _timeout=10)
-        page.wait("document.readyState === 'complete' && !!window.__simDraft")
+        page.goto(site.post_url())
+        assert site.navigate(url) == 1  # the post page leaves by itself
+        page.wait(f"location.href === {json.dumps(url)} && document.readyState === 'complete' && !!window.__simDraft")
         assert page.js("location.origin") == site.foreign_base_url != site.base_url
         assert page.js('document.querySelector(\'[contenteditable="true"]\').innerText') == FOREIGN_DRAFT
         assert page.js(f"!!document.querySelector('img[src$=\"imagine-public/images/{site.media_id}.jpg\"]').complete")
@@ -453,6 +454,7 @@ def test_settings_route_by_pushstate_and_in_full(page):
         page.tab.Page.navigate(url=site.url("/settings/account"), _timeout=10)
         page.wait("document.readyState === 'complete' && !!document.querySelector('[data-sim-view=\"settings\"] [contenteditable]')")
         assert not page.js("!!window.__sim")
+        wait_for(lambda: site.live_pages == 0, timeout=3, what="the left page to leave the live channel")
 
 
 def hit_at_button(page: Page) -> str:
@@ -464,7 +466,7 @@ def hit_at_button(page: Page) -> str:
 
 
 def test_cover_toast_after_generation_and_on_demand(page):
-    with SimSite("mod@0,ok", step_ms=20, steps=3, cover_toast_ms=1200) as site:
+    with SimSite("mod@0,ok", step_ms=20, steps=3, cover_toast_ms=2500) as site:
         page.goto(site.post_url())
         assert hit_at_button(page) == "button"
         page.click(GENERATE)
@@ -478,7 +480,7 @@ def test_cover_toast_after_generation_and_on_demand(page):
         time.sleep(0.3)
         assert len(site.requests) == 1
         assert [e["target"] for e in site.page_events if e["kind"] == "click"] == ["generate", "cover-toast"]
-        page.wait("!document.querySelector('li[data-sim-cover]')", timeout=3)
+        page.wait("!document.querySelector('li[data-sim-cover]')", timeout=5)
         assert hit_at_button(page) == "button"
         # on demand, and switched off live
         site.set_knobs(cover_toast_ms=0)
@@ -621,7 +623,7 @@ def dialog_hit(page: Page) -> str:
 
 
 def test_covering_dialogs(page):
-    with SimSite("ok+chooser:1.5,mod@0,ok", step_ms=20, steps=3) as site:
+    with SimSite("ok+chooser:3,mod@0,ok", step_ms=20, steps=3) as site:
         page.goto(site.post_url())
         page.click(GENERATE)
         page.wait("!!document.querySelector('[data-sim-dialog=\"chooser\"][role=\"dialog\"]')")
@@ -631,7 +633,7 @@ def test_covering_dialogs(page):
         page.click("#generate")  # lands on the dialog's backdrop
         wait_for(lambda: any(e["target"] == "dialog" for e in site.page_events), what="the dialog's click")
         assert len(site.requests) == 1
-        page.wait("!document.querySelector('[data-sim-dialog]')", timeout=3)
+        page.wait("!document.querySelector('[data-sim-dialog]')", timeout=6)
         assert dialog_hit(page) == "button"
         # a banner at the next load of this post only, for 0.8 s
         site.show_dialog("banner", 0.8, when="load", post_id=site.post_id)
@@ -652,7 +654,7 @@ def test_covering_dialogs(page):
         wait_requests(site, 3)
         page.wait("!!document.querySelector('[data-sim-dialog=\"chooser\"]')")
         page.wait("!document.querySelector('[data-sim-dialog]')", timeout=3)
-        assert site.show_dialog("banner", 0.5) == 1
+        assert site.show_dialog("banner", 0.5) >= 1  # a page just left may not be noticed yet
         page.wait("!!document.querySelector('[data-sim-dialog=\"banner\"]')")
         # answering the chooser dismisses it (recorded with the button's label)
         page.js("window.__sim.showDialog('chooser', 5000); true")

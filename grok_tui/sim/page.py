@@ -637,6 +637,7 @@ JS = r"""
       else if (c.op === "cover") coverToast(c.ms, c.text);
       else if (c.op === "route") go(c.path);
       else if (c.op === "dialog") showDialog(c.kind, c.ms);
+      else if (c.op === "navigate") location.href = c.url;
     };
   } catch (e) {}
 

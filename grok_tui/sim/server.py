@@ -10,6 +10,7 @@ import http.cookies
 import json
 import queue
 import secrets
+import select
 import re
 import socket
 import threading
@@ -114,6 +115,14 @@ def iter_json_objects(text: str):
                 yield text[start : i + 1]
 
 
+def _peer_closed(sock) -> bool:
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
 def split_mode(index: int) -> str:
     """How the stream writes object number `index`: deterministic so every request has all three.
 
@@ -205,10 +214,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"retry: 300\n\n")
             self.wfile.flush()
+            quiet = 0.0
             while not site._stopping.is_set():
                 try:
-                    msg = q.get(timeout=1.0)
+                    msg = q.get(timeout=0.25)
                 except queue.Empty:
+                    if _peer_closed(self.connection):  # the page went away: stop counting it
+                        return
+                    quiet += 0.25
+                    if quiet < 15.0:  # rare keep-alives: each one is a network event for a watcher
+                        continue
+                    quiet = 0.0
                     self.wfile.write(b": keep-alive\n\n")
                 else:
                     self.wfile.write(b"data: " + json.dumps(msg, ensure_ascii=True).encode() + b"\n\n")
@@ -452,7 +468,8 @@ class SimSite:
       port) with a contenteditable holding FOREIGN_DRAFT and `button[aria-label="Make video"]`.
     - `/settings/account` on this origin: the same elements; reached in full
       (`url("/settings/account")`) or in-page by pushState from the post page (its header
-      link, `window.__sim.go(path)`, or `push_route(path)`).
+      link, `window.__sim.go(path)`, or `push_route(path)`). `navigate(url)` makes the open
+      post pages load any URL in full (e.g. the foreign page).
 
     Several image posts: `image_posts=N` (N posts with new ids; the first is `post_id` /
     `media_id`) or a list of post ids / `(post_id, media_id)` pairs (the first becomes
@@ -769,6 +786,11 @@ class SimSite:
         render that view in-page, as Grok's router does."""
         return self._broadcast({"op": "route", "path": str(path)}, wait=wait)
 
+    def navigate(self, url: str, *, wait: float = 5.0) -> int:
+        """Make the open post pages load `url` in full (`location.href = url`), e.g.
+        `foreign_url()`: the tab leaves the post by itself, as a page or the user would."""
+        return self._broadcast({"op": "navigate", "url": str(url)}, wait=wait)
+
     def show_dialog(
         self, kind: str = "chooser", seconds: float = 3.0, *, when: str = "now", post_id: str | None = None,
         wait: float = 5.0,
@@ -795,6 +817,12 @@ class SimSite:
                     del self._pending_dialogs[i]
                     return {"kind": d["kind"], "ms": d["ms"]}
         return None
+
+    @property
+    def live_pages(self) -> int:
+        """How many post pages are connected to the live channel (a page left is dropped within ~0.3 s)."""
+        with self._lock:
+            return len(self._live_queues)
 
     def _broadcast(self, msg: dict, wait: float) -> int:
         deadline = time.monotonic() + wait
