@@ -9,10 +9,11 @@ import base64
 import http.cookies
 import json
 import queue
+import re
 import secrets
 import select
-import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -321,6 +322,9 @@ class _ForeignHandler(_Handler):
     /imagine-public/images/<id>.jpg on it (same image id as a post, wrong origin).
     """
 
+    def _html(self, text: str):  # not the site: it sets no session cookie
+        self._send(200, text.encode("utf-8"), "text/html; charset=utf-8")
+
     def do_GET(self):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
@@ -575,7 +579,6 @@ class SimSite:
         self.video_size = max(0, int(video_size))
         self._truncate_left = max(0, int(truncate_videos))
         self._assets: list[dict] = []
-        self._video_cache: dict[str, bytes] = {}
         self.video_options = _check_options({**DEFAULT_OPTIONS, **(video_options or {})})
         self.post_id = (post_id or new_id()).lower()
         self.media_id = (media_id or self.post_id).lower()
@@ -660,12 +663,9 @@ class SimSite:
         return f"{self.assets_base_url}/users/{self.user_id}/generated/{video_id}/generated_video.mp4"
 
     def video_file(self, video_id: str) -> bytes:
-        """The exact bytes served for `video_id` (a real MP4, unique per id, `video_size` long)."""
-        with self._lock:
-            data = self._video_cache.get(video_id)
-            if data is None:
-                data = self._video_cache[video_id] = video_file(video_id, self.video_size)
-            return data
+        """The exact bytes served for `video_id` (a real MP4, unique per id, `video_size` long;
+        made on each call, not kept, so many large videos cost no memory)."""
+        return video_file(video_id, self.video_size)
 
     def video_sha256(self, video_id: str) -> str:
         return sha256_hex(self.video_file(video_id))
@@ -1144,6 +1144,8 @@ def run_sim(
         **knobs,
     ).start()
     print_fn(site.post_url())
+    if print_fn is print:
+        sys.stdout.flush()  # the URL is for whoever reads the pipe now
     try:
         while True:
             time.sleep(3600)
