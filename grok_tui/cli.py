@@ -78,6 +78,11 @@ def _session_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--timeout", dest="session_timeout_s", type=float, default=S, help="cancel when an attempt has no outcome this long (default 120)")
     g.add_argument("--tab-wait", dest="tab_wait_s", type=float, default=S, help="seconds to wait for a lost tab to come back (default 30)")
     g.add_argument("--theme", default=S, help="theme name (default grok-dark)")
+    g = p.add_argument_group("downloads and options")
+    g.add_argument("--downloads", dest="downloads_dir", metavar="DIR", default=S, help="save videos here (default: XDG download dir/grok-tui)")
+    g.add_argument("--no-download", dest="download", action="store_false", default=S, help="do not save the videos")
+    g.add_argument("--download-name", metavar="TEMPLATE", default=S, help="file name template (default {date}_{post8}_{n:02d}_{video8})")
+    g.add_argument("--allow-option-change", action="store_true", default=S, help="only warn when a retry's generation options differ from the first attempt's")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,6 +212,7 @@ class _Fatal(Exception):
 SETTING_KEYS = (
     "cdp_url", "chrome_profile", "cdp_host", "cdp_port", "tab", "allow_remote_cdp", "video_goal", "max_retries", "auto_retry",
     "cooldown_s", "next_video_delay_s", "session_timeout_s", "tab_wait_s", "theme",
+    "download", "downloads_dir", "download_name", "allow_option_change",
 )
 
 
@@ -260,6 +266,7 @@ class JsonPrinter:
         from .browser.signals import AwaitingPermission
         from .engine.events import ClickMakeVideo, LogLine, Refused, SessionEnded
         from .runner import AttemptUpdate, LinkState, PhaseChanged, SessionRecorded
+        from .saving import DownloadFinished
 
         name = type(n).__name__
         if isinstance(n, LogLine):
@@ -287,13 +294,24 @@ class JsonPrinter:
             self.refused_event.set()
             self.emit({"event": "refused", "message": n.message})
         elif isinstance(n, SessionEnded):
-            self.emit({"event": "summary", **n.summary.to_dict()})
+            self.emit({"event": "summary", **n.summary.to_dict(), **summary_additions(n.summary)})
+        elif isinstance(n, DownloadFinished):
+            self.emit(n.result.to_event())
         elif isinstance(n, SessionRecorded):
             pass
         elif isinstance(n, AwaitingPermission):
             self.emit({"event": "waiting", "message": n.message})
         elif name in ("TabChanged", "RouteChanged"):
             self.emit({"event": "tab", **_info_dict(getattr(n, "identity", n))})
+
+
+def summary_additions(summary) -> dict:
+    """What the summary line carries after the seed's fields: the saved videos, and why it stopped when that matters."""
+    extra = summary.extra or {}
+    out = {"downloads": int(extra.get("downloads", 0)), "downloadFailures": int(extra.get("downloadFailures", 0))}
+    if extra.get("reasonCode"):
+        out["reason"] = extra["reasonCode"]
+    return out
 
 
 def _iso(t: float) -> str:

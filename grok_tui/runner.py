@@ -34,6 +34,7 @@ from .engine.events import (
     UserCancel,
 )
 from .redact import redact
+from .saving import SessionSaves, VideoUrl
 from .settings import Settings
 from .store import StateStore
 
@@ -164,6 +165,8 @@ class SessionRunner:
         self._clicks: set[asyncio.Task] = set()
         self._announced: int | None = None
         self.ended = asyncio.Event()
+        self.saves = SessionSaves(settings, self._fetch_video, emit=self.listener, log=self._log, clock=clock)
+        self._finishing: asyncio.Task | None = None
 
     # ------------------------------------------------------------ wiring
 
@@ -243,6 +246,11 @@ class SessionRunner:
             except (asyncio.CancelledError, Exception):
                 pass
         link, self.link = self.link, None
+        if self._finishing is not None:  # the session's last saves, then its record
+            try:
+                await asyncio.wait_for(asyncio.shield(self._finishing), 30.0)
+            except (asyncio.TimeoutError, TimeoutError, asyncio.CancelledError, Exception):
+                pass
         if link is not None:
             await asyncio.to_thread(_quietly, link.close)
         self.logbook.close()
@@ -338,6 +346,7 @@ class SessionRunner:
             elif isinstance(cmd, ClickMakeVideo):
                 if cmd.attempt == 1:
                     self._open_session_log()
+                    self._new_saves()
                 self.listener(cmd)
                 self.listener(AttemptUpdate("started", self.engine.current.to_dict()))
                 self._spawn_click(cmd)
@@ -354,6 +363,8 @@ class SessionRunner:
         if a is not None and a.resolved and self._announced != a.number:
             self._announced = a.number
             self.listener(AttemptUpdate("resolved", a.to_dict()))
+            if a.outcome == "success":
+                self.saves.on_success(a.number, a.video_id, self.engine.session.retry_count)
         for cmd in ended:
             self._record(cmd.summary)
 
@@ -369,7 +380,41 @@ class SessionRunner:
             self._phase, self._next_action = phase, nxt
             self.listener(PhaseChanged(phase, nxt))
 
+    def _new_saves(self) -> None:
+        e = self.engine
+        self.saves.new_session(
+            prompt=e.prompt,
+            post_id=e.post_id,
+            media_id=e.persistent.original_media_id,
+            started_at=e.started_at or self.clock(),
+            can_fetch=callable(getattr(self.link, "fetch_video", None)),
+        )
+
+    def _fetch_video(self, url: str):
+        """Read a video through the browser's own session (the link's fetcher)."""
+        from .downloads import DownloadError
+
+        fetch = getattr(self.link, "fetch_video", None)
+        if fetch is None or not self.attached:
+            raise DownloadError("the browser is not attached")
+        return fetch(url)
+
     def _record(self, summary: SessionSummary) -> None:
+        """Record the ended session; its videos still being saved are waited for first (the summary counts them)."""
+        if self.saves.pending:
+            self._finishing = asyncio.get_running_loop().create_task(self._finish_and_record(summary))
+            return
+        self._record_now(summary)
+
+    async def _finish_and_record(self, summary: SessionSummary) -> None:
+        try:
+            await self.saves.finish()
+        finally:
+            self._record_now(summary)
+
+    def _record_now(self, summary: SessionSummary) -> None:
+        summary.extra["downloads"] = self.saves.saved
+        summary.extra["downloadFailures"] = self.saves.failed
         post_id, _ = self.identity()
         record: dict = {}
         try:
@@ -434,6 +479,9 @@ class SessionRunner:
             self._log("WARN", f"browser link lost: {reason}")
             if not self.closed and (self._reconnect_task is None or self._reconnect_task.done()):
                 self._reconnect_task = asyncio.create_task(self._reconnect(reason))
+            return
+        if isinstance(ev, VideoUrl):
+            self.saves.on_url(ev)
             return
         self.listener(ev)
 

@@ -86,6 +86,21 @@ class Settings(BaseSettings):
     """Key bindings to remap: binding id -> keys, e.g. {start = "f5"}."""
     selectors: dict[str, str | list[str]] = Field(default_factory=dict)
     """Page selectors to override when Grok changes its markup, e.g. {generate = ['button[aria-label="Make video"]']}."""
+    download: bool = True
+    """Save every finished video while the session runs (--no-download turns it off)."""
+    downloads_dir: Path | None = None
+    """Where videos are saved (default: the XDG download dir + /grok-tui); created with its parents."""
+    download_name: str = "{date}_{post8}_{n:02d}_{video8}"
+    """File name template of a saved video (fields: date, time, post8, post, media8, video8, video, n, attempt)."""
+    allow_option_change: bool = False
+    """Only warn (instead of stopping) when a later attempt's generation options differ from the first's."""
+
+    @field_validator("download_name")
+    @classmethod
+    def _name_template(cls, v: str) -> str:
+        from .downloads import check_template
+
+        return check_template(v)
 
     @field_validator("selectors")
     @classmethod
@@ -138,6 +153,11 @@ class Settings(BaseSettings):
             allow_remote=self.allow_remote_cdp,
         )
 
+    def downloads_path(self) -> Path:
+        from .downloads import default_downloads_dir
+
+        return Path(self.downloads_dir).expanduser() if self.downloads_dir else default_downloads_dir()
+
     def check_host(self) -> None:
         if not self.allow_remote_cdp and not is_loopback_host(self.cdp_host):
             raise SettingsError(
@@ -179,6 +199,8 @@ FLAGS = {
     "session_timeout_s": "--timeout",
     "tab_wait_s": "--tab-wait",
     "auto_retry": "--no-auto-retry",
+    "downloads_dir": "--downloads",
+    "download": "--no-download",
 }
 
 

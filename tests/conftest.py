@@ -12,6 +12,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("GROK_TUI_CONFIG_FILE", str(tmp_path / "config.toml"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(tmp_path / "downloads"))
     for name in list(__import__("os").environ):
         if name.startswith("GROK_TUI_") and name not in ("GROK_TUI_STATE_DIR", "GROK_TUI_CONFIG_FILE"):
             monkeypatch.delenv(name, raising=False)

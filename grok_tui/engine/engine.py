@@ -19,6 +19,7 @@ from .events import (
     Configure,
     Event,
     LogLine,
+    OptionsBlocked,
     Outcome,
     RateLimited,
     Refused,
@@ -84,6 +85,7 @@ class SessionEngine:
         self._pending: _PendingClick | None = None
         self._timeout_at: float | None = None
         self._last_anon_moderation: float | None = None
+        self._held_is_retry: bool | None = None  # a request held back by the options guard, waiting for the user
         self._out: list[Command] = []
         self._now = 0.0
 
@@ -165,6 +167,7 @@ class SessionEngine:
         self.started_at = self._now
         self._timeout_at = None
         self._last_anon_moderation = None
+        self._held_is_retry = None
         self.phase = Phase.CLICKING  # until the first click is out or deferred
         self._log(
             "INFO",
@@ -214,13 +217,19 @@ class SessionEngine:
         if self.phase != Phase.MANUAL_WAIT:
             self._refuse("Nothing to retry: no moderated attempt is waiting.")
             return
+        if self._held_is_retry is not None:  # the user has set the options back: send it again
+            is_retry, self._held_is_retry = self._held_is_retry, None
+            self.phase = Phase.RETRY_WAIT if is_retry else Phase.NEXT_VIDEO
+            self._request_click(is_retry=is_retry, reason="resume after the options were set back")
+            self._title()
+            return
         self._schedule_retry()
 
     def _on_SetAutoRetry(self, ev: SetAutoRetry) -> None:
         p = self.persistent
         p.auto_retry_enabled = (not p.auto_retry_enabled) if ev.enabled is None else ev.enabled
         self._log("INFO", f"auto-retry {'on' if p.auto_retry_enabled else 'off'}")
-        if p.auto_retry_enabled and self.phase == Phase.MANUAL_WAIT:
+        if p.auto_retry_enabled and self.phase == Phase.MANUAL_WAIT and self._held_is_retry is None:
             self._schedule_retry()
         elif not p.auto_retry_enabled and self.phase == Phase.RETRY_WAIT:
             self._pending = None
@@ -319,6 +328,24 @@ class SessionEngine:
         if a is None or ev.attempt != a.number or not self.phase.active or a.resolved:
             return
         self._end("cancelled", f"attempt {a.number} could not be started: {ev.reason}", attempt_outcome="click_failed")
+
+    def _on_OptionsBlocked(self, ev: OptionsBlocked) -> None:
+        a = self.current
+        if a is None or ev.attempt != a.number or not self.phase.active or a.resolved:
+            return
+        a.outcome = "blocked"
+        a.ended_at = self._now
+        self._timeout_at = None
+        if a.is_retry:  # the retry never left the browser: no credit, no retry used
+            self.session.retry_count = max(0, self.session.retry_count - 1)
+        what = f"attempt {a.number} not sent: the generation options changed ({ev.changes})"
+        if not ev.pause:
+            self._end("cancelled", what, attempt_outcome="blocked", code="options_changed")
+            return
+        self._held_is_retry = a.is_retry
+        self.phase = Phase.MANUAL_WAIT
+        self._log("WARN", f"{what} — session paused: set them back on the page, then press s")
+        self._title()
 
     def _on_AttemptProgress(self, ev: AttemptProgress) -> None:
         pct = _finite(ev.percent)
@@ -548,7 +575,7 @@ class SessionEngine:
             a.sources.append(source)
         self._log("DEBUG", f"{what} via {source} for attempt {a.number} ignored: already resolved ({a.outcome})")
 
-    def _end(self, outcome: Outcome, reason: str, attempt_outcome: str | None = None) -> None:
+    def _end(self, outcome: Outcome, reason: str, attempt_outcome: str | None = None, code: str | None = None) -> None:
         s, p = self.session, self.persistent
         a = self.current
         if a is not None and not a.resolved:
@@ -573,6 +600,7 @@ class SessionEngine:
                 "startedAt": int(round((self.started_at or self._now) * 1000)),
                 "durationS": round(self._now - (self.started_at or self._now), 3),
                 "originalMediaId": p.original_media_id,
+                **({"reasonCode": code} if code else {}),
             },
         )
         s.is_session_active = False

@@ -146,6 +146,19 @@ class RouteChanged:
     media_id: str | None = None
 
 
+@dataclass(frozen=True)
+class OptionsBlocked:
+    """The browser held back `attempt`'s generation request: its options differ from the session's first.
+
+    `changes` names them ("video length 10 → 6"). `pause`: wait for the user to set them back
+    and retry (the UI), else end the session cancelled (a headless run).
+    """
+
+    attempt: int
+    changes: str
+    pause: bool = True
+
+
 Event = Union[
     StartSession,
     ClickSent,
@@ -162,6 +175,7 @@ Event = Union[
     Configure,
     Restore,
     RouteChanged,
+    OptionsBlocked,
 ]
 
 

@@ -54,6 +54,7 @@ class GrokApp(App):
         Binding("g", "settings", "Goal", id="settings"),
         Binding("e", "export", "Export", id="export"),
         Binding("t", "tabs", "Tab", id="tabs"),
+        Binding("o", "open_downloads", "Files", id="open_downloads", show=False),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit", priority=True),
     ]
@@ -67,6 +68,7 @@ class GrokApp(App):
         "settings": "video goal and max retries (1-50)",
         "export": "export the session's log, attempts and summary",
         "tabs": "show the matching page tabs",
+        "open_downloads": "open the folder of saved videos (or copy its path)",
         "help": "this help",
         "quit": "quit (the browser tab is left as it was)",
     }
@@ -306,6 +308,37 @@ class GrokApp(App):
         )
         self.refresh_view()
 
+    @on(m.DownloadChanged)
+    def _on_download(self, msg: m.DownloadChanged) -> None:
+        from ..saving import DownloadFinished, DownloadRetrying, DownloadStarted
+
+        n = msg.notice
+        table = self.query_one(AttemptsTable)
+        if isinstance(n, DownloadStarted):
+            table.show_file(n.attempt, "⇣ saving…")
+        elif isinstance(n, DownloadRetrying):
+            table.show_file(n.attempt, f"⇣ retry {n.tries}")
+        elif isinstance(n, DownloadFinished):
+            r = n.result
+            if r.ok and r.path:
+                name = r.path.rsplit("/", 1)[-1]
+                table.show_file(n.attempt, "💾 " + (name if len(name) <= 26 else "…" + name[-25:]))
+            else:
+                table.show_file(n.attempt, "✖ not saved")
+                self.notify(str(r.reason), title=f"Video {r.job.number} not saved", severity="error", timeout=10)
+
+    @on(m.OptionsChanged)
+    def _on_options(self, msg: m.OptionsChanged) -> None:
+        n = msg.notice
+        if type(n).__name__ == "OptionsDiffer" and getattr(n, "blocked", False):
+            self.notify(
+                f"{n.changes}\nSet them back on the page, then press s.",
+                title="Generation options changed: request not sent",
+                severity="warning",
+                timeout=20,
+            )
+        self.schedule_view()
+
     def _write_terminal_title(self, text: str) -> None:
         if self.is_headless or not sys.__stdout__ or not sys.__stdout__.isatty():
             return
@@ -446,6 +479,15 @@ class GrokApp(App):
         self.last_export = (jpath, tpath)
         self.call_from_thread(self.notify, f"{jpath}\n{tpath}", title="Logs exported", timeout=10)
 
+    def action_open_downloads(self) -> None:
+        folder = self.runner.saves.folder or self.settings.downloads_path()
+        opener = open_folder(folder)
+        if opener:
+            self.notify(str(folder), title=f"Opened with {opener}")
+            return
+        self.copy_to_clipboard(str(folder))
+        self.notify(str(folder), title="Saved videos (path copied)")
+
     async def action_quit(self) -> None:
         focused = self.focused
         if isinstance(focused, (Input, TextArea)):
@@ -459,3 +501,23 @@ class GrokApp(App):
 
     def set_theme(self, name: str) -> None:
         self.theme = name
+
+
+def open_folder(folder: Any) -> str | None:
+    """Open `folder` in the desktop's file manager (created if missing); the opener's name, or None."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    opener = next((o for o in ("xdg-open", "open") if shutil.which(o)), None)
+    if opener is None:
+        return None
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        subprocess.Popen(
+            [opener, str(folder)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        return None
+    return opener

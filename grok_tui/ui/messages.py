@@ -101,6 +101,20 @@ class LinkEvent(Message):
         return isinstance(message, LinkEvent) and type(message.event) is type(self.event)
 
 
+@dataclass
+class DownloadChanged(Message):
+    """A video of the session started saving, is being retried, or was saved / failed (grok_tui.saving)."""
+
+    notice: Any
+
+
+@dataclass
+class OptionsChanged(Message):
+    """The session's generation options were recorded, or a later request's differed."""
+
+    notice: Any
+
+
 def to_message(obj: object) -> Message | None:
     """Map one runner notification to a UI message (None: nothing to show)."""
     # Imported here so this module stays importable without the runner's deps.
@@ -121,6 +135,12 @@ def to_message(obj: object) -> Message | None:
         return LinkStatus(obj.attached, obj.detail, obj.info)
     if isinstance(obj, SessionRecorded):
         return SessionFinished(obj.summary, dict(obj.record or {}), obj.log_path)
+    from ..saving import DownloadFinished, DownloadRetrying, DownloadStarted
+
+    if isinstance(obj, (DownloadStarted, DownloadRetrying, DownloadFinished)):
+        return DownloadChanged(obj)
+    if type(obj).__name__ in ("OptionsSeen", "OptionsDiffer"):
+        return OptionsChanged(obj)
     if isinstance(obj, (SessionEnded, ClickMakeVideo)):
         return None  # SessionRecorded follows SessionEnded; AttemptUpdate follows the click
     name = type(obj).__name__

@@ -126,6 +126,7 @@ class AttemptsTable(DataTable):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._shown: dict[str, list[Any]] = {}  # the cells on screen, by row key
+        self._files: dict[str, str] = {}  # the saved file (or its download's state), by row key
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -140,6 +141,9 @@ class AttemptsTable(DataTable):
         cells[2] = Text(OUTCOME_MARKS.get(outcome, outcome), style=color)
         if outcome in ("pending", "running"):
             cells[5] = "…"
+        file = self._files.get(str(rec.get("attempt")))
+        if file:
+            cells[6] = file
         return cells
 
     def upsert(self, rec: dict) -> None:
@@ -157,9 +161,20 @@ class AttemptsTable(DataTable):
             self.move_cursor(row=self.row_count - 1)
             self.scroll_end(animate=False)
 
+    def show_file(self, attempt: int, text: str) -> None:
+        """The attempt's saved file (or what its download is doing) in the video column."""
+        key = str(attempt)
+        self._files[key] = text
+        if key in self.rows:
+            self.update_cell(key, "video", text, update_width=True)
+            shown = self._shown.get(key)
+            if shown:
+                shown[self.COLUMNS.index("video")] = text
+
     def reset(self, records: list[dict] | None = None) -> None:
         self.clear()
         self._shown.clear()
+        self._files.clear()
         for rec in records or []:
             self.upsert(rec)
 

@@ -1,0 +1,92 @@
+"""Reading a video through the browser's own session: `Network.loadNetworkResource` + `IO.read`.
+
+Chrome loads the URL for the page's frame with the page's credentials (its cookies go
+from the browser to the video host, cross-origin too, as on assets.grok.com); grok-tui
+only receives the body, in chunks. No cookie, header value or token passes through
+here: of the response headers only Content-Length and Content-Type are kept.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Callable, Iterator
+from urllib.parse import urljoin
+
+from ..downloads import DownloadError, Response, strip_query
+from .cdp import BrowserError
+
+READ_CHUNK = 256 * 1024  # bytes per IO.read: small enough not to hold up the event stream
+LOAD_TIMEOUT_S = 120.0
+READ_TIMEOUT_S = 30.0
+_KEEP_HEADERS = ("content-length", "content-type")
+
+Call = Callable[..., dict]  # call(method, timeout=..., **params) -> result
+
+
+def resolve(url: str, page_url: str | None) -> str:
+    """An absolute URL for `url` as the page would resolve it."""
+    return urljoin(page_url, url) if page_url else url
+
+
+def fetch_resource(
+    call: Call,
+    url: str,
+    *,
+    frame_id: str | None,
+    load_timeout: float = LOAD_TIMEOUT_S,
+    read_timeout: float = READ_TIMEOUT_S,
+    chunk: int = READ_CHUNK,
+) -> Response:
+    """Start loading `url` in the browser; the body is read lazily from the returned Response."""
+    params: dict = {"url": url, "options": {"disableCache": False, "includeCredentials": True}}
+    if frame_id:
+        params["frameId"] = frame_id
+    try:
+        res = call("Network.loadNetworkResource", timeout=load_timeout, **params)
+    except BrowserError as exc:
+        raise DownloadError(f"the browser could not load {strip_query(url)}: {exc}") from None
+    r = res.get("resource") if isinstance(res, dict) else None
+    if not isinstance(r, dict):
+        raise DownloadError("the browser gave no answer for the video")
+    status = r.get("httpStatusCode")
+    status = int(status) if isinstance(status, (int, float)) else None
+    raw_headers = r.get("headers") if isinstance(r.get("headers"), dict) else {}
+    headers = {k.lower(): str(v) for k, v in raw_headers.items() if isinstance(k, str) and k.lower() in _KEEP_HEADERS}
+    handle = r.get("stream")
+    if not r.get("success"):
+        if isinstance(handle, str):
+            _close(call, handle)
+        if status is not None and status >= 400:
+            return Response(status, headers, iter(()))
+        name = r.get("netErrorName") or f"error {r.get('netError', '?')}"
+        raise DownloadError(f"the browser could not load the video ({name})")
+    if not isinstance(handle, str):
+        raise DownloadError("the browser loaded the video but gave no stream to read")
+    return Response(status, headers, _read(call, handle, read_timeout, chunk))
+
+
+def _read(call: Call, handle: str, timeout: float, chunk: int) -> Iterator[bytes]:
+    empty = 0
+    try:
+        while True:
+            try:
+                d = call("IO.read", timeout=timeout, handle=handle, size=chunk)
+            except BrowserError as exc:
+                raise DownloadError(f"reading the video from the browser failed: {exc}") from None
+            data = d.get("data")
+            if isinstance(data, str) and data:
+                yield base64.b64decode(data) if d.get("base64Encoded") else data.encode("utf-8")
+            if d.get("eof"):
+                return
+            empty = 0 if data else empty + 1
+            if empty > 100:
+                raise DownloadError("the browser's stream stopped giving data")
+    finally:
+        _close(call, handle)
+
+
+def _close(call: Call, handle: str) -> None:
+    try:
+        call("IO.close", timeout=2.0, handle=handle)
+    except BrowserError:
+        pass

@@ -1,0 +1,139 @@
+"""Reading a video through the browser's own session (real headless Chromium).
+
+A page server sets an HttpOnly cookie; a video server on another origin (another
+port) serves only requests that carry it, like assets.grok.com. grok-tui never sees
+the cookie: Chrome sends it, grok-tui gets the bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from grok_tui.browser.cdp import CdpSession, discover
+from grok_tui.browser.download import fetch_resource
+from grok_tui.browser.launcher import launch_chrome
+from grok_tui.downloads import Downloader, VideoJob
+
+COOKIE = "grok-test-cookie-5ecr3t-value"
+VIDEO = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes((i * 7) % 256 for i in range(700_000))
+
+
+def _serve(handler) -> ThreadingHTTPServer:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+class _Page(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        body = b"<html><body>page</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Set-Cookie", f"sso={COOKIE}; HttpOnly; Path=/; SameSite=Lax")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Assets(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: list = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        has = f"sso={COOKIE}" in (self.headers.get("Cookie") or "")
+        _Assets.seen.append((self.path, has))
+        if not has or self.path.startswith("/forbidden"):
+            self.send_response(403)
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"forbidden")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(len(VIDEO)))
+        self.end_headers()
+        if self.path.startswith("/short"):
+            self.wfile.write(VIDEO[: len(VIDEO) // 3])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(VIDEO)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    page, assets = _serve(_Page), _serve(_Assets)
+    chrome = launch_chrome(f"http://127.0.0.1:{page.server_address[1]}/imagine/post/x")
+    s = None
+    try:
+        _v, pages = discover("127.0.0.1", chrome.port)
+        s = CdpSession(pages[0])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the page (and its cookie) has loaded
+            r = s.call("Runtime.evaluate", timeout=30, returnByValue=True,
+                       expression="location.protocol === 'http:' && document.readyState === 'complete'")
+            if (r.get("result") or {}).get("value") is True:
+                break
+            time.sleep(0.1)
+        frame = s.call("Page.getFrameTree", timeout=30)["frameTree"]["frame"]["id"]
+        yield s, frame, f"http://127.0.0.1:{assets.server_address[1]}"
+    finally:
+        if s is not None:
+            s.close()
+        chrome.close()
+        page.shutdown()
+        assets.shutdown()
+
+
+def _downloader(tmp_path, s, frame, **kw) -> Downloader:
+    return Downloader(
+        tmp_path / "dl", lambda url: fetch_resource(s.call, url, frame_id=frame, chunk=64 * 1024),
+        sleep=lambda _s: None, **kw
+    )
+
+
+def _job(url: str) -> VideoJob:
+    return VideoJob(video_id="0f1e2d3c-aaaa", url=url, number=1, attempt=1, prompt="p", session_started=1.8e9)
+
+
+def test_cross_origin_video_with_the_browsers_cookie(browser, tmp_path):
+    s, frame, assets = browser
+    r = _downloader(tmp_path, s, frame).download(_job(f"{assets}/v/0f1e2d3c.mp4?sig=abc"))
+    assert r.ok, r.reason
+    assert open(r.path, "rb").read() == VIDEO and r.sha256 == hashlib.sha256(VIDEO).hexdigest()
+    assert ("/v/0f1e2d3c.mp4?sig=abc", True) in _Assets.seen  # Chrome sent the HttpOnly cookie cross-origin
+    side = open(r.sidecar).read()
+    assert COOKIE not in side and "sig=abc" not in side
+
+
+def test_a_refusal_is_a_clear_failure(browser, tmp_path):
+    s, frame, assets = browser
+    r = _downloader(tmp_path, s, frame).download(_job(f"{assets}/forbidden/v.mp4"))
+    assert not r.ok and r.tries == 1
+    assert r.reason.startswith("HTTP 403 (the browser's session was refused")
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_a_truncated_body_is_retried_then_failed(browser, tmp_path):
+    s, frame, assets = browser
+    before = len(_Assets.seen)
+    r = _downloader(tmp_path, s, frame, max_retries=2).download(_job(f"{assets}/short/v.mp4"))
+    assert not r.ok and r.tries == 3
+    assert len([p for p, _ in _Assets.seen[before:] if p == "/short/v.mp4"]) == 3
+    assert "ERR_CONTENT_LENGTH_MISMATCH" in r.reason or "cut short" in r.reason
+    assert list((tmp_path / "dl").iterdir()) == []
