@@ -297,6 +297,10 @@ class JsonPrinter:
             self.emit({"event": "summary", **n.summary.to_dict(), **summary_additions(n.summary)})
         elif isinstance(n, DownloadFinished):
             self.emit(n.result.to_event())
+        elif name == "OptionsSeen":
+            self.emit({"event": "options", "attempt": n.attempt, "options": n.options})
+        elif name == "OptionsDiffer":
+            self.emit({"event": "optionsChanged", "attempt": n.attempt, "changes": n.changes, "blocked": n.blocked})
         elif isinstance(n, SessionRecorded):
             pass
         elif isinstance(n, AwaitingPermission):
@@ -346,7 +350,7 @@ async def run_headless(settings, store, prompt: str | None, printer: JsonPrinter
     from .runner import SessionRunner
 
     printer = printer or JsonPrinter()
-    runner = SessionRunner(settings, store, link_factory or _link_factory(), listener=printer)
+    runner = SessionRunner(settings, store, link_factory or _link_factory(), listener=printer, interactive=False)
     try:
         await runner.attach()
     except BrowserError as exc:

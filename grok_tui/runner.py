@@ -26,6 +26,7 @@ from .engine.events import (
     ClickMakeVideo,
     Event,
     LogLine,
+    OptionsBlocked,
     Refused,
     SessionEnded,
     SessionSummary,
@@ -34,7 +35,9 @@ from .engine.events import (
     UserCancel,
 )
 from .redact import redact
-from .saving import SessionSaves, VideoUrl
+from .browser.options import summary as options_summary
+from .browser.signals import OptionsDiffer, OptionsSeen, VideoUrl
+from .saving import SessionSaves
 from .settings import Settings
 from .store import StateStore
 
@@ -131,6 +134,7 @@ class SessionRunner:
         *,
         listener: Listener | None = None,
         clock: Callable[[], float] = time.time,
+        interactive: bool = True,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -165,6 +169,8 @@ class SessionRunner:
         self._clicks: set[asyncio.Task] = set()
         self._announced: int | None = None
         self.ended = asyncio.Event()
+        self.interactive = interactive  # a blocked request pauses for the user (else it ends the session)
+        self.session_options: dict | None = None  # the first attempt's generation options
         self.saves = SessionSaves(settings, self._fetch_video, emit=self.listener, log=self._log, clock=clock)
         self._finishing: asyncio.Task | None = None
 
@@ -207,6 +213,8 @@ class SessionRunner:
             self._queue = asyncio.Queue()
         # A re-attach reuses the link: it keeps the attempt in flight and what it has already seen.
         extra = {"selectors": self.settings.selectors} if self.settings.selectors else {}
+        if self.settings.allow_option_change:
+            extra["allow_option_change"] = True
         link = self.link or self.link_factory(
             host=self.settings.cdp_host,
             port=self.settings.cdp_port,
@@ -381,6 +389,7 @@ class SessionRunner:
             self.listener(PhaseChanged(phase, nxt))
 
     def _new_saves(self) -> None:
+        self.session_options = None
         e = self.engine
         self.saves.new_session(
             prompt=e.prompt,
@@ -483,6 +492,15 @@ class SessionRunner:
         if isinstance(ev, VideoUrl):
             self.saves.on_url(ev)
             return
+        if isinstance(ev, OptionsSeen):
+            self.session_options = ev.options
+            self.saves.set_options(ev.options)
+            self._log("INFO", f"generation options of this session: {options_summary(ev.options)}" if ev.options else "the first request carries no generation options: none to keep")
+        elif isinstance(ev, OptionsDiffer):
+            if ev.blocked:
+                self.submit(OptionsBlocked(ev.attempt, ev.changes, pause=self.interactive))
+            else:
+                self._log("WARN", f"attempt {ev.attempt}: generation options changed ({ev.changes}); sent anyway (allow_option_change)")
         self.listener(ev)
 
     async def _reconnect(self, reason: str) -> None:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .browser.signals import VideoUrl
 from .downloads import Downloader, DownloadResult, Fetcher, VideoJob, strip_query
 
 ID_WAIT_S = 2.0  # a URL seen without a video id (the DOM's video[src]) waits this long for the id
@@ -46,17 +47,6 @@ class DownloadRetrying:
 class DownloadFinished:
     attempt: int
     result: DownloadResult
-
-
-@dataclass(frozen=True)
-class VideoUrl:
-    """A signal named the URL of a finished video (link event)."""
-
-    url: str
-    attempt: int | None
-    video_id: str | None = None
-    video_post_id: str | None = None
-    source: str = "network"
 
 
 # ---------------------------------------------------------------- the driver

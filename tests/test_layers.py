@@ -68,11 +68,11 @@ def test_chrome_command_starts_a_debuggable_browser(tmp_path):
 
 # The browser package, lowest layer first: a module imports only modules of layers below its own.
 BROWSER_LAYERS = [
-    {"signals", "stream", "observer", "cdp", "launcher"},
-    {"attempts", "endpoint", "tabs"},
+    {"signals", "stream", "observer", "cdp", "launcher", "options"},
+    {"attempts", "endpoint", "tabs", "download"},
     {"page"},
     {"dom", "network"},
-    {"actions"},
+    {"actions", "guard"},
     {"link"},
 ]
 

@@ -72,6 +72,10 @@ class AttemptBoard:
         """The attempt `video_id` was first seen in (the current attempt if unknown). Call under `lock`."""
         return self._video_attempt.get(video_id, self.attempt) if video_id else self.attempt
 
+    def known_attempt(self, video_id: str) -> int | None:
+        """The attempt `video_id` was seen in, None when it is not one of ours. Call under `lock`."""
+        return self._video_attempt.get(video_id)
+
     def tag_video(self, video_id: str, attempt: int) -> int:
         """Tie `video_id` to `attempt` unless it is tied already; returns its attempt. Call under `lock`."""
         got = self._video_attempt.setdefault(video_id, attempt)

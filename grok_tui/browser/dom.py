@@ -15,7 +15,7 @@ from .attempts import MAX_KEYS, AttemptBoard
 from .cdp import BrowserError, CdpSession, log
 from .observer import BINDING_NAME, OBSERVER_FLAG, SignalGate, classify_toast, validate_signal
 from .page import Page
-from .signals import SignalStats
+from .signals import SignalStats, VideoUrl
 
 _JS_SNAPSHOT = "(window.%s && window.%s.snapshot) ? window.%s.snapshot() : null" % ((OBSERVER_FLAG,) * 3)
 
@@ -79,6 +79,7 @@ class DomSignals:
                 attempt = board.attempt
             if attempt is not None:
                 board.emit_attempt(VideoSucceeded(attempt, None, "dom"))
+                board.emit_attempt(VideoUrl(src, attempt, None, None, "dom"))
         elif kind == "mediaStore":
             self._on_store(sig["entries"])
         elif kind == "route":
@@ -127,6 +128,9 @@ class DomSignals:
                 board.emit_attempt(VideoModerated(attempt, e.get("progress"), vid, "store"))
             else:
                 board.emit_attempt(VideoSucceeded(attempt, vid, "store"))
+                url = e.get("videoUrl") or e.get("mediaUrl")
+                if url:
+                    board.emit_attempt(VideoUrl(url, attempt, vid, None, "store"))
 
     def absorb_snapshot(self) -> None:
         """Mark every video, toast and store entry on the page now as seen (they are not the next attempt's)."""

@@ -23,7 +23,10 @@ from .actions import CONFIRM_TIMEOUT, Actions
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpTimeout, Connection, NoMatchingTab, NothingListening
 from .dom import DomSignals
+from .download import fetch_resource
+from .download import resolve as resolve_url
 from .endpoint import Endpoint, EndpointSpec, StalePortFile, resolve
+from .guard import OptionsGuard
 from .network import GenerationWatch
 from .observer import SignalGate, merge_selectors
 from .page import Page, media_id_from_src, post_id_from_url
@@ -43,6 +46,7 @@ class BrowserLink:
         call_timeout: float = 5.0,
         confirm_timeout: float = CONFIRM_TIMEOUT,
         endpoint: EndpointSpec | None = None,
+        allow_option_change: bool = False,
     ):
         """`endpoint` says where Chrome is (settings.endpoint_spec()); without it, host:port the classic way."""
         self.spec = endpoint or EndpointSpec(host=host, port=port)
@@ -60,6 +64,7 @@ class BrowserLink:
         self.network = GenerationWatch(self.page, self.board)
         self.dom = DomSignals(self.page, self.board)
         self.actions = Actions(self.page, self.board, self.network, self.dom, confirm_timeout)
+        self.guard = OptionsGuard(self.page, self.board, allow_change=allow_option_change)
 
     # ------------------------------------------------------------------ state
 
@@ -145,10 +150,11 @@ class BrowserLink:
         self._chosen_target = target["id"]
         session = tabs.attach(target["id"], timeout=self.call_timeout)
         try:
-            for part in (self.page, self.network, self.dom):
+            for part in (self.page, self.network, self.dom, self.guard):
                 part.register(session)
             session.on_disconnect(self._on_disconnect)
             ident = self.page.setup(session, target["url"])
+            self.guard.setup(session, self.call_timeout)
         except BaseException:
             self.page.session = None
             session.close()
@@ -177,6 +183,8 @@ class BrowserLink:
         """Remove what we installed (observer, binding, title prefix) and drop the connection."""
         s, self.page.session = self.page.session, None
         if s is not None:
+            if s.alive:
+                self.guard.teardown(s)
             self.page.teardown(s)
             s.close()
         tabs, self._tabs = self._tabs, None
@@ -205,6 +213,20 @@ class BrowserLink:
     def execute_click(self, cmd: ClickMakeVideo) -> None:
         """Write cmd.prompt, click the generate button, confirm by the generation request (blocking)."""
         self.actions.execute_click(cmd)
+
+    def fetch_video(self, url: str):
+        """Read `url` through the browser's own session (its cookies never reach grok-tui); a downloads.Response.
+
+        Blocking: call it from a worker thread. Raises downloads.DownloadError.
+        """
+        from ..downloads import DownloadError
+
+        if "://" not in url:
+            try:
+                url = resolve_url(url, self.page.identity(timeout=2.0).url)
+            except BrowserError as exc:
+                raise DownloadError(f"the page's address is unknown: {exc}") from None
+        return fetch_resource(self.page.call, url, frame_id=self.page.main_frame)
 
 
 __all__ = [

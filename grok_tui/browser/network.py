@@ -9,21 +9,30 @@ reads request headers, cookies or tokens.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
-from urllib.parse import urlsplit
+from collections import OrderedDict
+from urllib.parse import urljoin, urlsplit
 
 from ..engine.events import RateLimited, VideoModerated, VideoSucceeded
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpSession, log
 from .observer import GENERATION_PATH
 from .page import Page
+from .signals import VideoUrl
 from .stream import GenerationTracker, JsonObjectStream
+
+POST_LIST_PATH = "/rest/media/post/list"
 
 
 def is_generation(url: str) -> bool:
+    return _path_is(url, GENERATION_PATH)
+
+
+def _path_is(url: str, path: str) -> bool:
     try:
-        return urlsplit(url).path.rstrip("/") == GENERATION_PATH
+        return urlsplit(url).path.rstrip("/") == path
     except ValueError:
         return False
 
@@ -31,9 +40,10 @@ def is_generation(url: str) -> bool:
 class _GenStream:
     """One generation response being read live."""
 
-    def __init__(self, request_id: str, attempt: int | None):
+    def __init__(self, request_id: str, attempt: int | None, url: str = ""):
         self.request_id = request_id
         self.attempt = attempt
+        self.url = url
         self.parser = JsonObjectStream()
         self.tracker = GenerationTracker()
         self.status: int | None = None
@@ -46,6 +56,7 @@ class GenerationWatch:
         self.streams: dict[str, _GenStream] = {}
         self.requests = 0  # generation requests seen since attach
         self._request_seen = threading.Event()
+        self.post_lists: OrderedDict[str, str] = OrderedDict()  # requestId -> URL of /rest/media/post/list reads
 
     def register(self, s: CdpSession) -> None:
         s.on("Network.requestWillBeSent", self._on_request)
@@ -85,15 +96,22 @@ class GenerationWatch:
 
     def _on_request(self, p: dict) -> None:
         req = p.get("request") or {}
-        if not isinstance(req, dict) or req.get("method") != "POST" or not is_generation(str(req.get("url", ""))):
-            return
         rid = p.get("requestId")
-        if not isinstance(rid, str):
+        if not isinstance(req, dict) or not isinstance(rid, str):
+            return
+        url = str(req.get("url", ""))
+        if req.get("method") == "GET" and _path_is(url, POST_LIST_PATH):
+            with self.board.lock:
+                self.post_lists[rid] = url
+                if len(self.post_lists) > 32:
+                    self.post_lists.popitem(last=False)
+            return
+        if req.get("method") != "POST" or not is_generation(url):
             return
         with self.board.lock:
             attempt = self.board.attempt
             if rid not in self.streams:
-                self.streams[rid] = _GenStream(rid, attempt)
+                self.streams[rid] = _GenStream(rid, attempt, url)
                 if len(self.streams) > 32:  # forget the oldest abandoned requests
                     self.streams.pop(next(iter(self.streams)))
             self.requests += 1
@@ -143,6 +161,9 @@ class GenerationWatch:
         rid = p.get("requestId")
         with self.board.lock:
             st = self.streams.pop(rid, None)
+            list_url = self.post_lists.pop(rid, None)
+        if list_url is not None:
+            self.page.later(self._read_post_list, rid, list_url)
         if st is None or (st.status is not None and st.status >= 400):
             return
         self.page.later(self._cross_check, rid, st)
@@ -188,3 +209,30 @@ class GenerationWatch:
                 board.emit_attempt(VideoModerated(attempt, u.percent, u.video_id, "network"))
             elif u.kind == "completed":
                 board.emit_attempt(VideoSucceeded(attempt, u.video_id, "network"))
+                v = st.tracker.videos.get(u.video_id)
+                if v is not None and v.video_url:
+                    board.emit_attempt(
+                        VideoUrl(urljoin(st.url, v.video_url), attempt, u.video_id, u.video_post_id, "network")
+                    )
+
+    def _read_post_list(self, rid: str, url: str) -> None:
+        """`GET /rest/media/post/list`: the videoUrl of each finished video of one of our attempts."""
+        try:
+            res = self.page.call("Network.getResponseBody", requestId=rid)
+            body = res.get("body")
+            raw = base64.b64decode(body) if res.get("base64Encoded") else str(body or "").encode("utf-8")
+            posts = json.loads(raw.decode("utf-8", errors="replace")).get("posts")
+        except (BrowserError, ValueError, AttributeError, TypeError) as exc:
+            log.debug("post list unreadable: %s", exc)
+            return
+        for post in posts if isinstance(posts, list) else []:
+            if not isinstance(post, dict) or post.get("moderated") is True:
+                continue
+            vid, vurl = post.get("videoId"), post.get("videoUrl")
+            if not (isinstance(vid, str) and vid and isinstance(vurl, str) and vurl):
+                continue
+            with self.board.lock:
+                attempt = self.board.known_attempt(vid)  # only videos of our attempts
+            if attempt is not None:
+                pid = post.get("postId") if isinstance(post.get("postId"), str) else None
+                self.board.emit_attempt(VideoUrl(urljoin(url, vurl), attempt, vid, pid, "postList"))

@@ -89,4 +89,36 @@ class SignalStats:
     dropped: int
 
 
-LinkEvent = Attached | LinkLog | TabChanged | Disconnected | SignalStats | AwaitingPermission | TabsChanged
+@dataclass(frozen=True)
+class VideoUrl:
+    """A signal named the URL of a finished video: stream, post list, DOM video[src] or the store."""
+
+    url: str
+    attempt: int | None
+    video_id: str | None = None
+    video_post_id: str | None = None
+    source: str = "network"
+
+
+@dataclass(frozen=True)
+class OptionsSeen:
+    """The generation options of a session's first request (None: it carried none)."""
+
+    attempt: int
+    options: dict | None
+
+
+@dataclass(frozen=True)
+class OptionsDiffer:
+    """A later request's options differ from the first's: `changes` names them; `blocked`: not sent."""
+
+    attempt: int
+    changes: str
+    blocked: bool
+    options: dict | None = None
+
+
+LinkEvent = (
+    Attached | LinkLog | TabChanged | Disconnected | SignalStats | AwaitingPermission | TabsChanged
+    | VideoUrl | OptionsSeen | OptionsDiffer
+)
