@@ -171,7 +171,7 @@ class SessionRunner:
         self.ended = asyncio.Event()
         self.interactive = interactive  # a blocked request pauses for the user (else it ends the session)
         self.session_options: dict | None = None  # the first attempt's generation options
-        self.saves = SessionSaves(settings, self._fetch_video, emit=self.listener, log=self._log, clock=clock)
+        self.saves = SessionSaves(settings, self._fetch_video, emit=lambda obj: self.listener(obj), log=self._log, clock=clock)
         self._finishing: asyncio.Task | None = None
 
     # ------------------------------------------------------------ wiring
@@ -424,6 +424,8 @@ class SessionRunner:
     def _record_now(self, summary: SessionSummary) -> None:
         summary.extra["downloads"] = self.saves.saved
         summary.extra["downloadFailures"] = self.saves.failed
+        if self.session_options is not None:
+            summary.extra["options"] = self.session_options
         post_id, _ = self.identity()
         record: dict = {}
         try:

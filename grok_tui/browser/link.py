@@ -15,13 +15,14 @@ emulates the tab; touches only the chosen tab.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
 from ..engine.events import ClickMakeVideo
 from .actions import CONFIRM_TIMEOUT, Actions
 from .attempts import AttemptBoard
-from .cdp import BrowserError, CdpTimeout, Connection, NoMatchingTab, NothingListening
+from .cdp import BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening
 from .dom import DomSignals
 from .download import fetch_resource
 from .download import resolve as resolve_url
@@ -65,6 +66,8 @@ class BrowserLink:
         self.dom = DomSignals(self.page, self.board)
         self.actions = Actions(self.page, self.board, self.network, self.dom, confirm_timeout)
         self.guard = OptionsGuard(self.page, self.board, allow_change=allow_option_change)
+        self._files: CdpSession | None = None  # a second session on the tab, only for reading video files
+        self._files_lock = threading.Lock()
 
     # ------------------------------------------------------------------ state
 
@@ -181,6 +184,7 @@ class BrowserLink:
 
     def close(self) -> None:
         """Remove what we installed (observer, binding, title prefix) and drop the connection."""
+        self._close_files()
         s, self.page.session = self.page.session, None
         if s is not None:
             if s.alive:
@@ -226,7 +230,36 @@ class BrowserLink:
                 url = resolve_url(url, self.page.identity(timeout=2.0).url)
             except BrowserError as exc:
                 raise DownloadError(f"the page's address is unknown: {exc}") from None
-        return fetch_resource(self.page.call, url, frame_id=self.page.main_frame)
+        try:
+            files = self._files_session()
+        except BrowserError as exc:
+            raise DownloadError(f"could not open a session on the tab for the file: {exc}") from None
+        return fetch_resource(files.call, url, frame_id=self.page.main_frame)
+
+    def _files_session(self) -> CdpSession:
+        """A second flattened session on the same tab, over the same connection, only for reading files.
+
+        Calls are serialized per session: a download's many large IO.read answers then neither wait
+        for nor hold up the main session's calls (the stream's follow-ups, the click).
+        """
+        main = self.page.require()
+        with self._files_lock:
+            s = self._files
+            if s is not None and s.alive:
+                return s
+            conn = main.connection
+            res = conn.call("Target.attachToTarget", {"targetId": main.target_id, "flatten": True}, timeout=self.call_timeout)
+            sid = res.get("sessionId")
+            if not isinstance(sid, str):
+                raise CdpError("Target.attachToTarget", "no sessionId")
+            s = self._files = CdpSession(dict(main.target), connection=conn, session_id=sid)
+            return s
+
+    def _close_files(self) -> None:
+        with self._files_lock:
+            s, self._files = self._files, None
+        if s is not None:
+            s.close()
 
 
 __all__ = [

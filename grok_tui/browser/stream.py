@@ -158,6 +158,7 @@ class VideoState:
     final_percent: float | None = None
     video_post_id: str | None = None
     parent_post_id: str | None = None
+    video_url: str | None = None  # where the finished video is served (the stream's videoUrl)
 
 
 def _number(value) -> float | None:
@@ -212,6 +213,7 @@ class GenerationTracker:
             st = self.videos[vid] = VideoState(video_id=vid)
         st.video_post_id = st.video_post_id or _str(v.get("videoPostId"))
         st.parent_post_id = st.parent_post_id or _str(v.get("parentPostId"))
+        st.video_url = st.video_url or _str(v.get("videoUrl"))
         if st.final:
             return []  # each videoId's outcome counts once
         out: list[VideoUpdate] = []

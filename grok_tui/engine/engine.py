@@ -113,6 +113,11 @@ class SessionEngine:
         return min(times) if times else None
 
     @property
+    def held_for_options(self) -> bool:
+        """A request was held back by the options guard; the user sets them back and retries."""
+        return self.phase == Phase.MANUAL_WAIT and self._held_is_retry is not None
+
+    @property
     def next_action(self) -> tuple[str, float] | None:
         """What happens next and when, for the UI ("retry 2/5", at t)."""
         if self._pending:

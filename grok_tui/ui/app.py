@@ -221,7 +221,10 @@ class GrokApp(App):
                 engine.persistent.original_media_id,
                 engine,
             )
-            self.query_one(SessionPane).show(engine, self.now())
+            saves = self.runner.saves
+            self.query_one(SessionPane).show(
+                engine, self.now(), self.runner.session_options, (saves.saved, saves.failed)
+            )
             self.query_one(PromptPane).show(self.current_prompt())
         except Exception:  # not mounted (yet / any more)
             return

@@ -89,6 +89,8 @@ def gather_from_runner(runner: Any) -> SessionExport:
                 "layer3Failures": session.layer3_failures,
                 "videoGoal": engine.persistent.video_goal,
                 "maxRetries": engine.persistent.max_retries,
+                "options": getattr(runner, "session_options", None),
+                "downloads": [r.to_event() for r in getattr(getattr(runner, "saves", None), "results", [])],
             },
         )
     record = runner.store.last_session()
@@ -155,6 +157,17 @@ def render_text(data: SessionExport, exported_at: float) -> str:
         lines += ["Summary", "  (session still running)" if data.active else "  (none)"]
     if data.prompt:
         lines += ["", "Prompt", "  " + data.prompt]
+    options = data.extra.get("options") or (s or {}).get("options")
+    if options:
+        from ..browser.options import summary as options_summary
+
+        lines += ["", "Generation options (first attempt)", "  " + options_summary(options)]
+    saved = data.extra.get("downloads") or []
+    if saved:
+        lines += ["", "Saved videos"]
+        for d in saved:
+            what = d.get("path") if d.get("path") else f"not saved: {d.get('error')}"
+            lines.append(f"  {str(d.get('videoId'))[:8]}  {what}")
     lines += ["", "Attempts"]
     header = ["#", "started", "outcome", "max %", "layer", "took", "video"]
     rows = [header] + [attempt_row(a) for a in data.attempts]

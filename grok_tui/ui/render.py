@@ -48,6 +48,8 @@ def status_markup(engine: Any, now: float) -> str:
         label, at = nxt
         return f"[b $warning]◐ COOLDOWN[/] · {esc(label)} in {mmss(at - now)}"
     if phase == Phase.MANUAL_WAIT:
+        if getattr(engine, "held_for_options", False):
+            return "[b $warning]◆ PAUSED[/] · options changed: set them back on the page, then [b]s[/]"
         return "[b $warning]◆ WAITING[/] · moderated, auto-retry off: [b]s[/] retries"
     if phase == Phase.CLICKING:
         if nxt and nxt[0] != "timeout":
@@ -85,15 +87,24 @@ def attempt_markup(engine: Any) -> tuple[str, float | None]:
     return f"attempt {a.number}", float(a.max_progress)
 
 
-def counters_markup(engine: Any) -> list[str]:
+def counters_markup(engine: Any, options: dict | None = None, saved: tuple[int, int] | None = None) -> list[str]:
+    """The counters; `options` (the session's generation options) and `saved` (videos saved, failed) when known."""
     s, p = engine.session, engine.persistent
     timings = engine.timings
     auto = "[b $success]ON[/]" if p.auto_retry_enabled else "[b $warning]OFF[/]"
-    return [
+    lines = [
         f"retries  [b]{s.retry_count} / {p.max_retries}[/]     credits [b]{s.credits_used}[/]",
         f"layers   L1 [b]{s.layer1_failures}[/] · L2 [b]{s.layer2_failures}[/] · L3 [b]{s.layer3_failures}[/]",
         f"auto-retry {auto}   cooldown {timings.cooldown_s:g} s",
     ]
+    if options:
+        from ..browser.options import summary
+
+        lines.append(f"options  {esc(summary(options))}")
+    if saved and any(saved):
+        failed = f" · [b $error]{saved[1]} not saved[/]" if saved[1] else ""
+        lines.append(f"saved    [b]{saved[0]}[/] video(s){failed}")
+    return lines
 
 
 def browser_version(info: Any) -> str:

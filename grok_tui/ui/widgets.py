@@ -77,13 +77,13 @@ class SessionPane(Vertical):
         yield Static("", id="counters")
         yield Static("", id="next")
 
-    def show(self, engine: Any, now: float) -> None:
+    def show(self, engine: Any, now: float, options: dict | None = None, saved: tuple[int, int] | None = None) -> None:
         self.show_clock(engine, now)
         label, pct = attempt_markup(engine)
         s, p = engine.session, engine.persistent
         self._set("#attempt-label", label)
         self._set("#videos-count", f"{s.videos_generated} / {p.video_goal}")
-        self._set("#counters", "\n".join(counters_markup(engine)))
+        self._set("#counters", "\n".join(counters_markup(engine, options, saved)))
         bar = self.query_one("#attempt-bar", ProgressBar)
         if (bar.total, bar.progress) != (100, pct or 0):
             bar.update(total=100, progress=pct or 0)
