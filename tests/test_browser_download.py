@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from grok_tui.browser.cdp import CdpSession, discover
+from grok_tui.browser.cdp import CdpSession
+from grok_tui.browser.endpoint import discover
 from grok_tui.browser.download import fetch_resource
 from grok_tui.browser.launcher import launch_chrome
 from grok_tui.downloads import Downloader, VideoJob
