@@ -422,11 +422,15 @@ def test_foreign_origin_page_records_text_and_clicks(page):
         page.type_prompt('[contenteditable="true"]', "overwritten")
         texts = wait_for(lambda: [e for e in site.page_events if e["kind"] == "text"], what="a text record")
         assert texts[-1]["text"] == "overwritten" and texts[-1]["view"] == "foreign"
+        page.js("document.querySelector('[contenteditable=\"true\"]').textContent = 'set without an event'; true")
+        wait_for(lambda: [e for e in site.page_events if e.get("text") == "set without an event"], what="a DOM change record")
         assert site.requests == []
         # the textarea variant
         page.tab.Page.navigate(url=site.foreign_url(editor="textarea"), _timeout=10)
         page.wait("document.readyState === 'complete' && !!document.querySelector('textarea')")
         assert page.js("document.querySelector('textarea[aria-label=\"Make a video\"]').value") == FOREIGN_DRAFT
+        page.js("document.querySelector('textarea').value = 'assigned'; true")
+        wait_for(lambda: [e for e in site.page_events if e.get("text") == "assigned"], what="a value record")
 
 
 def test_settings_route_by_pushstate_and_in_full(page):

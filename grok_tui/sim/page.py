@@ -119,7 +119,13 @@ DRAFT_JS = r"""
     btn.setAttribute("aria-label", DCFG.labels.make); btn.textContent = DCFG.labels.make;
     box.appendChild(ed); box.appendChild(btn);
     function text() { return ed.tagName === "TEXTAREA" ? ed.value : ed.innerText; }
-    ed.addEventListener("input", function () { event(name, "text", "editor", { text: text() }); });
+    // Any change of its text is recorded once: input events, DOM mutations without one, and
+    // (textarea) a value assigned without an event, seen by a light 200 ms check.
+    var last = text();
+    function changed() { var t = text(); if (t !== last) { last = t; event(name, "text", "editor", { text: t }); } }
+    ed.addEventListener("input", changed);
+    new MutationObserver(changed).observe(ed, { childList: true, subtree: true, characterData: true });
+    if (ed.tagName === "TEXTAREA") setInterval(changed, 200);
     btn.addEventListener("mousedown", function (ev) { event(name, "press", "make-video", { trusted: ev.isTrusted }); });
     btn.addEventListener("click", function (ev) { event(name, "click", "make-video", { trusted: ev.isTrusted, text: text() }); });
     return sec;
