@@ -87,9 +87,12 @@ def stats(values, prefix: str = "") -> dict:
 class SimProc:
     """bench/_sim_proc.py in a subprocess; `emitted()` / `requests()` read its records over HTTP."""
 
-    def __init__(self, script: str = "", *, default: str = "ok", step_ms: int = 20, toast_ms: int = 1000, port: int = 0):
+    def __init__(self, script: str = "", *, default: str = "ok", step_ms: int = 20, toast_ms: int = 1000, port: int = 0,
+                 video_size: int = 0):
         args = [sys.executable, str(BENCH_DIR / "_sim_proc.py"), "--script", script, "--default", default,
                 "--step-ms", str(step_ms), "--toast-ms", str(toast_ms), "--port", str(port)]
+        if video_size:
+            args += ["--video-size", str(video_size)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         if not line:

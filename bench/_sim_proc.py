@@ -22,8 +22,11 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--toast-ms", type=int, default=1000)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--video-size", type=int, default=0, help="pad each served MP4 to this many bytes")
     ns = p.parse_args()
-    site = SimSite(ns.script, default=ns.default, step_ms=ns.step_ms, steps=ns.steps, toast_ms=ns.toast_ms, port=ns.port).start()
+    extra = {"video_size": ns.video_size} if ns.video_size else {}
+    site = SimSite(ns.script, default=ns.default, step_ms=ns.step_ms, steps=ns.steps, toast_ms=ns.toast_ms, port=ns.port,
+                   **extra).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(json.dumps({"base": site.base_url, "post": site.post_url()}), flush=True)
     try:

@@ -81,7 +81,7 @@ def analyse(runner, link, emitted: list[dict]) -> tuple[list[dict], dict]:
             C.note(f"unmatched {key} {item}")
             continue
         out_at = getattr(link, "emitted_at", {}).get(id(item))
-        net.append({"ms": t * 1000.0 - hit[0], "mode": hit[1], "kind": key[1],
+        net.append({"ms": t * 1000.0 - hit[0], "t": t, "mode": hit[1], "kind": key[1],
                     "to_link": None if out_at is None else out_at * 1000.0 - hit[0],
                     "hop": None if out_at is None else (t - out_at) * 1000.0})
 

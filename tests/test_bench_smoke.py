@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history")
+SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads")
 _pool = ThreadPoolExecutor(max_workers=2)
 _runs: dict[str, Future] = {}
 
@@ -123,3 +123,16 @@ def test_history(results):
     assert o["open_p50_ms"] <= o["open_max_ms"] and isinstance(o["met"], bool)
     if (ROOT / "grok_tui" / "ui" / "history.py").exists():
         assert num(o["screen_p50_ms"]) and o["screen_p50_ms"] > 0
+
+
+def test_downloads(results):
+    out = lines_of(results, "downloads")
+    [save] = [o for o in out if o["what"] == "save"]
+    check_dist(save)
+    assert save["failures"] == 0 and save["bytes"] == [1_000_000] and save["videos"] >= 3
+    det = {o["downloads"]: o for o in out if o["what"] == "detection"}
+    assert set(det) == {"off", "on"}
+    for o in det.values():
+        check_dist(o)
+    assert det["on"]["videos_saved"] >= 3 and det["off"]["videos_saved"] == 0
+    assert isinstance(det["on"]["during_download"]["n"], int)

@@ -12,25 +12,10 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
-from browser_rig import make_rig, run_session
+from browser_rig import run_session
+from test_run_headless import rigs  # noqa: F401  (the fixture)
 
 PROMPT = "a red fox running through snow, slow motion, cinematic"
-
-
-@pytest.fixture
-def rigs():
-    made = []
-
-    def factory(*a, **kw):
-        rig = make_rig(*a, **kw)
-        made.append(rig)
-        return rig
-
-    yield factory
-    for rig in made:
-        rig.close()
 
 
 def events(lines, name):
