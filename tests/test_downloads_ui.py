@@ -3,6 +3,7 @@ attempts table, the folder key, and the options guard's pause and resume."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 
@@ -62,6 +63,16 @@ async def test_saved_files_in_the_table_and_the_folder_key(tmp_path, site, chrom
         assert len(files) == 2 and cell(app, 0, 6)[2:].lstrip("…") in files[0]
         await shows(pilot, app, "#counters", "saved    2 video(s)")
         assert "video length 10" in text_of(app, "#counters")
+        # the export carries the options and the saved files, and never the browser's cookie
+        await pilot.press("e")
+        await wait_until(pilot, lambda: app.last_export is not None, what="the export")
+        jpath, tpath = app.last_export
+        exported = json.loads(jpath.read_text())
+        assert exported["counters"]["options"]["videoLength"] == 10
+        assert [d["path"].rsplit("/", 1)[1] for d in exported["counters"]["downloads"]] == files
+        assert "Generation options (first attempt)" in tpath.read_text()
+        for f in (jpath, tpath, *(tmp_path / "videos").iterdir(), *(tmp_path / "state").rglob("*.*")):
+            assert site.session_cookie.encode() not in f.read_bytes(), f
         # no opener on PATH: the key copies the folder's path and says so
         monkeypatch.setenv("PATH", str(tmp_path / "empty"))
         await pilot.press("o")
