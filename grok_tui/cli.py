@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_CANCELLED, EXIT_CANNOT_START = 0, 1, 2, 3
 OUTCOME_EXIT = {"success": EXIT_SUCCESS, "failure": EXIT_FAILURE, "cancelled": EXIT_CANCELLED}
-COMMANDS = ("tui", "run", "demo", "sim", "chrome", "history")
+COMMANDS = ("tui", "run", "batch", "demo", "sim", "chrome", "history")
 DEMO_SCRIPT = "ok,mod@40,mod@92,ok,mod@10,ok"
 
 DESCRIPTION = """\
@@ -112,6 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-ui", action="store_true", help="accepted for clarity: `run` never opens the UI")
     p.add_argument("--prompt", help="the prompt (default: the page's editor text, else the last one used)")
 
+    p = sub.add_parser(
+        "batch",
+        help="run a batch file of jobs (post x prompt) without the UI, printing JSON Lines",
+        description="Run every job of FILE (.toml [[job]] tables, .csv post,prompt[,goal][,max_retries], or .txt "
+        "prompts separated by blank lines for --post), one session each, on the chosen tab.",
+        epilog="exit codes: 0 every job succeeded, 1 all jobs ran and at least one did not succeed, 2 stopped with "
+        "jobs pending (rate limit, you, browser gone), 3 could not start (bad file, cannot attach).",
+    )
+    _session_options(p)
+    p.add_argument("file", metavar="FILE", help="the batch file")
+    p.add_argument("--resume", action="store_true", help="continue where the last run of FILE stopped")
+    p.add_argument("--post", help="the post (URL or id) of a plain-text batch's prompts")
+
     p = sub.add_parser("demo", help="a whole session against the simulated site in a headless Chromium")
     _session_options(p)
     p.add_argument("--script", default=DEMO_SCRIPT, help=f"simulated outcomes, e.g. ok,mod@40,rate,silent (default {DEMO_SCRIPT})")
@@ -180,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         exc.parser.print_usage(sys.stderr)
         print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
-        return EXIT_CANNOT_START if command == "run" else 2
+        return EXIT_CANNOT_START if command in ("run", "batch") else 2
     command = ns.command or "tui"
     try:
         if command == "sim":
@@ -195,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from . import history_cli
 
             return history_cli.run(ns)
+        if command == "batch":
+            return _cmd_batch(ns)
         return _cmd_tui(ns)
     except KeyboardInterrupt:
         return 130
@@ -389,6 +404,14 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     settings = _settings(ns, EXIT_CANNOT_START)
     store = _store()
     return asyncio.run(run_headless(settings, store, ns.prompt))
+
+
+def _cmd_batch(ns: argparse.Namespace) -> int:
+    from .batch_headless import run_batch_headless
+
+    settings = _settings(ns, EXIT_CANNOT_START)
+    store = _store()
+    return asyncio.run(run_batch_headless(settings, store, ns.file, resume=ns.resume, post=ns.post))
 
 
 # ---------------------------------------------------------------- TUI

@@ -159,6 +159,7 @@ class SessionRunner:
         self.attached = False
         self.closed = False
         self.records: list[SessionRecorded] = []
+        self.record_extra: dict = {}  # more keys for the history record (a batch's "batch" and "job")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
@@ -435,6 +436,7 @@ class SessionRunner:
                 postId=post_id,
                 logPath=str(self.logbook.path) if self.logbook.path else None,
                 attemptsDetail=[a.to_dict() for a in self.engine.session.attempt_progress],
+                **self.record_extra,
             )
             self.store.save_persistent(self.engine.persistent, post_id)
         except OSError as exc:

@@ -1,12 +1,15 @@
 """Carries out ClickMakeVideo: writes the prompt so it sticks, finds and clicks the generate button, confirms by the request.
 
 The only page changes are the editor's text and selection, and the click; the
-prompt is written exactly as given.
+prompt is written exactly as given. `open_post` (batches only) sends the attached tab
+to another post on its own origin and waits for the composer.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from ..engine.events import ClickFailed, ClickMakeVideo, ClickSent
 from .attempts import AttemptBoard
@@ -14,9 +17,24 @@ from .cdp import BrowserError, CdpError, log
 from .dom import DomSignals
 from .network import GenerationWatch
 from .observer import as_list
-from .page import Page, js_call
+from .page import Page, js_call, post_id_from_url
 
 CONFIRM_TIMEOUT = 2.0
+
+
+def origin_of(url: str) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
+
+
+@dataclass(frozen=True)
+class OpenedPost:
+    """What the tab shows after open_post: its URL, post id, source image id, and whether the composer is there."""
+
+    url: str
+    post_id: str | None
+    media_id: str | None
+    composer: bool
 
 
 def _norm_text(s: str) -> str:
@@ -242,6 +260,37 @@ class Actions:
             return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (fallback el.click)"
         page.require()
         return ClickFailed(attempt, "no generation request followed the click")
+
+    def open_post(self, url: str | None, wait_s: float, tab_origin: str | None = None) -> OpenedPost:
+        """Send the attached tab to `url` (same origin only; None: stay), wait for the composer (blocking).
+
+        Page.navigate on the attached tab only. Returns the post and source image the tab then
+        shows and whether the composer (prompt box and generate button) came within `wait_s`.
+        """
+        page = self.page
+        deadline = time.monotonic() + wait_s
+        want = None
+        if url is not None:
+            here = origin_of(page.identity().url) or tab_origin
+            if origin_of(url) != here:
+                raise BrowserError(f"{url} is not on the tab's own site ({here}); the tab stays where it is")
+            res = page.call("Page.navigate", timeout=max(page.call_timeout, wait_s), url=url)
+            if res.get("errorText"):
+                raise CdpError("Page.navigate", str(res["errorText"]))
+            want = post_id_from_url(url)
+        while want is not None and time.monotonic() < deadline:  # until the new document is the one we read
+            try:
+                if page.identity(timeout=1.0).post_id == want:
+                    break
+            except CdpError:
+                pass
+            time.sleep(0.05)
+        composer = self._wait_for_editor(as_list(page.selectors.get("prompt")), timeout=max(0.1, deadline - time.monotonic()))
+        if composer:
+            left = max(0.1, deadline - time.monotonic())
+            composer = self._wait_for_editor(as_list(page.selectors.get("generate")), timeout=left)
+        ident = page.identity()
+        return OpenedPost(ident.url, ident.post_id, ident.media_id, composer)
 
     def _wait_for_editor(self, selectors: list[str], timeout: float = 5.0) -> bool:
         """Wait (page-side, by MutationObserver) for the editor while the page loads or re-renders."""

@@ -9,8 +9,9 @@ ClickMakeVideo (actions). `emit` is called from pychrome's threads (and from
 the thread that called execute_click); it must be thread safe and must not
 block (e.g. Textual's `app.post_message`).
 
-Never logs request headers, cookies or tokens; never navigates, resizes or
-emulates the tab; touches only the chosen tab.
+Never logs request headers, cookies or tokens; never resizes or emulates the tab;
+touches only the chosen tab. It navigates only when a batch asks (open_post: the
+chosen tab, to a post on its own origin).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from typing import Callable
 
 from ..engine.events import ClickMakeVideo
-from .actions import CONFIRM_TIMEOUT, Actions
+from .actions import CONFIRM_TIMEOUT, Actions, OpenedPost, origin_of
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening
 from .dom import DomSignals
@@ -260,6 +261,11 @@ class BrowserLink:
             s, self._files = self._files, None
         if s is not None:
             s.close()
+
+    def open_post(self, url: str | None, wait_s: float = 10.0) -> OpenedPost:
+        """Send the chosen tab to `url` (a post on its own origin; None: stay) and wait for the composer (blocking)."""
+        here = self.info.identity.url if self.info is not None else None
+        return self.actions.open_post(url, wait_s, origin_of(here) if here else None)
 
 
 __all__ = [

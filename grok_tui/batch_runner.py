@@ -1,0 +1,302 @@
+"""Runs a batch: one session per job on the chosen tab, the manifest written after every attempt.
+
+No Textual here. A BatchRunner sits on top of a SessionRunner (it takes over the runner's
+listener and passes every notice on), so the session panes and the JSON printer see each
+job's session exactly as they see a single one; the batch adds its own notices below.
+
+Between jobs the chosen tab is sent to the job's post (same origin only), the composer is
+awaited and the source image checked before the first click; the next-video delay and the
+cooldown hold between jobs as within one. A rate limit stops the batch at once; anything
+else that ends a job (failure, timeout, lost tab, click trouble) ends that job only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .batch import Job, Manifest, origin_of, post_url
+from .engine.events import Refused, SessionEnded, SessionSummary, UserCancel
+
+StopReason = str  # "rate_limit" | "user" | "browser"
+
+
+# ---------------------------------------------------------------- notices out
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    """Job `index` (1-based) starts: the tab goes to its post."""
+
+    index: int
+    post_id: str
+    prompt: str
+    resumed: bool = False  # it ran before: only what is left of its goal runs now
+
+
+@dataclass(frozen=True)
+class JobPaused:
+    """The job waits: something on the page blocks the first click (`message` says what)."""
+
+    index: int
+    message: str
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """Job `index` is over. `summary` has the seed's fields counted over the whole job."""
+
+    index: int
+    status: str
+    summary: SessionSummary
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchChanged:
+    """The queue or a job's counters changed (for the Queue pane)."""
+
+
+@dataclass(frozen=True)
+class BatchNote:
+    """One line about the batch as a whole (file edits found on resume, navigation)."""
+
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BatchEnded:
+    """The batch finished or stopped; `line` is the batch line of the headless contract."""
+
+    line: dict
+    exit_code: int
+
+
+BATCH_NOTICES = (JobStarted, JobPaused, JobEnded, BatchChanged, BatchNote, BatchEnded)
+
+
+class _JobOver(Exception):
+    """The job cannot run (navigation, image check, blocked page): it ends with this status."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class BatchRunner:
+    """Drives `manifest`'s jobs on `runner`'s tab. `await run()` returns the exit code."""
+
+    def __init__(self, runner: Any, manifest: Manifest, *, clock: Callable[[], float] = time.time) -> None:
+        self.runner = runner
+        self.manifest = manifest
+        self.clock = clock
+        self.settings = runner.settings
+        self.listener = runner.listener
+        runner.listener = self._on_notice
+        self.current: int | None = None  # 0-based index of the running job
+        self.stop_reason: StopReason | None = None
+        self.running = False
+        self._stop = asyncio.Event()
+        self._session_over: asyncio.Future | None = None
+        self._last_outcome_at: float | None = None  # the previous job's last outcome (pacing)
+        info = getattr(runner, "info", None)
+        self.origin: str | None = origin_of(getattr(getattr(info, "identity", None), "url", "") or "")
+
+    # ------------------------------------------------------------ intents
+
+    def stop(self, reason: StopReason = "user", message: str = "batch stopped by the user") -> None:
+        """Stop after recording the running job (cancelled); nothing else starts."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._stop.set()
+        if self.runner.engine.phase.active:
+            self.runner.submit(UserCancel(message))
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self) -> int:
+        self.running = True
+        try:
+            for idx in self.manifest.to_run():
+                if self._stop.is_set():
+                    break
+                await self._run_job(idx)
+                if self.stop_reason is not None:
+                    break
+        finally:
+            self.running = False
+            self.current = None
+            self.manifest.stopped_by = self.stop_reason
+            self._save()
+        line = self.manifest.batch_line()
+        code = self.manifest.exit_code()
+        self.listener(BatchEnded(line, code))
+        return code
+
+    async def _run_job(self, idx: int) -> None:
+        job = self.manifest.jobs[idx]
+        self.current = idx
+        resumed = job.sessions > 0 or job.total("videos") > 0 or job.status == "running"
+        job.plan(self.settings.video_goal, self.settings.max_retries)  # fixes the job's goal on its first start
+        self.listener(JobStarted(idx + 1, job.post_id, job.prompt, resumed))
+        try:
+            await self._prepare(idx, job)
+            await self._pace()
+            if self._stop.is_set():
+                return  # stopped before the job's first click: it stays as it was
+            await self._session(idx, job)
+        except _JobOver as over:
+            self._end_job(idx, job, over.status, None, over.reason)
+
+    # ------------------------------------------------------------ before the first click
+
+    async def _ensure_attached(self) -> None:
+        r = self.runner
+        if r.attached and r.link is not None:
+            return
+        try:
+            await r.attach()
+        except Exception as exc:
+            self.stop_reason = "browser"
+            self._stop.set()
+            raise _JobOver("pending", f"the browser is gone ({exc})") from None
+
+    async def _prepare(self, idx: int, job: Job) -> None:
+        """Send the chosen tab to the job's post, wait for the composer, check the source image."""
+        await self._ensure_attached()
+        r = self.runner
+        here = await asyncio.to_thread(r.link.identity)
+        origin = self.origin or origin_of(here.url)
+        if origin is None:
+            raise _JobOver("cancelled", f"the tab shows {here.url!r}, not a page of the site")
+        self.origin = origin  # the chosen tab's site: the batch never leaves it
+        wait_s = self.settings.tab_wait_s
+        if here.post_id != job.post_id:
+            url = post_url(origin, job.post_id)
+            try:
+                ident = await asyncio.to_thread(r.link.open_post, url, max(wait_s, 1.0))
+            except Exception as exc:
+                if not r.link or not r.link.attached:
+                    await self._ensure_attached()
+                raise _JobOver("cancelled", f"could not open post {job.post_id}: {exc}") from None
+        else:
+            ident = await asyncio.to_thread(r.link.open_post, None, max(wait_s, 1.0))
+        if not ident.composer:
+            self.listener(JobPaused(idx + 1, f"job {idx + 1}: the post {job.post_id[:8]}… shows no composer (prompt box and button)"))
+            raise _JobOver("cancelled", f"no composer on post {job.post_id} within {wait_s:g} s")
+        if ident.post_id != job.post_id:
+            raise _JobOver("cancelled", f"the tab shows post {ident.post_id}, not the job's {job.post_id}")
+        if not ident.media_id:
+            raise _JobOver("cancelled", f"post {job.post_id} shows no source image")
+        if job.media_id and ident.media_id != job.media_id:
+            raise _JobOver(
+                "cancelled",
+                f"post {job.post_id} now shows image {ident.media_id}, the job began on image {job.media_id}",
+            )
+        job.media_id = ident.media_id
+
+    async def _pace(self) -> None:
+        """The next-video delay holds between jobs (the engine keeps the cooldown between clicks)."""
+        if self._last_outcome_at is None:
+            return
+        due = self._last_outcome_at + self.runner.engine.timings.next_video_delay_s
+        left = due - self.clock()
+        if left > 0:
+            try:
+                await asyncio.wait_for(self._stop.wait(), left)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+
+    # ------------------------------------------------------------ the session
+
+    async def _session(self, idx: int, job: Job) -> None:
+        r = self.runner
+        goal, retries = job.plan(self.settings.video_goal, self.settings.max_retries)
+        job.status = "running"
+        job.reason = None
+        job.started_at = job.started_at or int(self.clock() * 1000)
+        self._save()
+        loop = asyncio.get_running_loop()
+        self._session_over = loop.create_future()
+        r.record_extra = {"batch": self.manifest.file, "job": idx + 1}
+        await r.start_session(job.prompt, video_goal=goal, max_retries=retries)
+        result = await self._session_over
+        self._session_over = None
+        if isinstance(result, Refused):
+            raise _JobOver("cancelled", result.message)
+        summary: SessionSummary = result
+        status = summary.outcome
+        reason = str(summary.extra.get("reason") or "")
+        last = r.engine.current
+        if summary.outcome == "cancelled" and last is not None and last.outcome == "rate_limited":
+            status = "rate_limited"
+            self.stop_reason = "rate_limit"
+            self._stop.set()
+        elif summary.outcome == "cancelled" and self.stop_reason == "user":
+            status = "cancelled"
+        self._last_outcome_at = self.clock()
+        self._end_job(idx, job, status, summary, reason)
+
+    def _end_job(self, idx: int, job: Job, status: str, summary: SessionSummary | None, reason: str | None) -> None:
+        if status == "pending":  # never started (the browser went away first)
+            job.reason = reason
+            self._save()
+            return
+        if summary is not None or job.status == "running":
+            job.close_session(status, reason, int(self.clock() * 1000))
+        else:
+            job.status, job.reason, job.ended_at = status, reason, int(self.clock() * 1000)
+        self._save()
+        if summary is None:  # ended before its session could start: the seed's fields all the same
+            summary = SessionSummary("cancelled", 0, job.video_goal or 0, 0, job.max_retries_eff or 0, 0, 0, 0, 0,
+                                     int(self.clock() * 1000), extra={"reason": reason})
+        self.listener(JobEnded(idx + 1, status, job.summary(summary), reason))
+
+    # ------------------------------------------------------------ notices from the session
+
+    def _on_notice(self, n: object) -> None:
+        idx = self.current
+        if idx is not None and self._session_over is not None:
+            record = getattr(n, "record", None)
+            if isinstance(record, dict) and record.get("outcome") not in (None, "pending", "running"):
+                self._note_attempt(self.manifest.jobs[idx], record)
+            elif isinstance(n, SessionEnded) and not self._session_over.done():
+                self._session_over.set_result(n.summary)
+            elif isinstance(n, Refused) and not self.runner.engine.phase.active and not self._session_over.done():
+                self._session_over.set_result(n)
+        self.listener(n)
+
+    def _note_attempt(self, job: Job, record: dict) -> None:
+        """After every attempt: the job's counters so far, written to the manifest atomically."""
+        s = self.runner.engine.session
+        ids = [record["videoId"]] if record.get("outcome") == "success" and record.get("videoId") else []
+        job.note_session(
+            videos=s.videos_generated,
+            retries=s.retry_count,
+            credits=s.credits_used,
+            layers=[s.layer1_failures, s.layer2_failures, s.layer3_failures],
+            video_ids=ids,
+        )
+        self._save()
+
+    def _save(self) -> None:
+        try:
+            self.manifest.save()
+        except OSError as exc:
+            self.listener(BatchNote("ERROR", f"could not write the batch manifest {self.manifest.path}: {exc.strerror or exc}"))
+        self.listener(BatchChanged())
+
+
+__all__ = [
+    "BATCH_NOTICES",
+    "BatchChanged",
+    "BatchEnded",
+    "BatchNote",
+    "BatchRunner",
+    "JobEnded",
+    "JobPaused",
+    "JobStarted",
+]
