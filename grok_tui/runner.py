@@ -325,6 +325,7 @@ class SessionRunner:
             before = self._snapshot_current()
             if isinstance(item, StartSession):
                 self._last_progress.clear()
+                self._announced = None  # attempt numbers start again at 1 in every session
             commands = self.engine.handle(item, now)  # type: ignore[arg-type]
             self._after_event(item, before)
         else:

@@ -117,6 +117,9 @@ async def test_four_jobs_over_two_posts(rigs, tmp_path):
     assert [(s["index"], s["post"]) for s in starts] == [(1, a), (2, b), (3, a), (4, b)]
     assert all("job" in l for l in lines if l["event"] in ("attempt", "outcome", "progress", "retry"))
     assert [l["job"] for l in lines if l["event"] == "attempt"] == [1, 1, 1, 2, 2, 3, 4, 4]
+    assert [(l["job"], l["attempt"]) for l in lines if l["event"] == "outcome"] == [
+        (1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (3, 1), (4, 1), (4, 2)
+    ]
     # every request: its own job's prompt (exactly) and its own post's image
     reqs = rig.site.requests
     expected = [("one: a fox 🦊", img_a)] * 3 + [('two: "quoted"', img_b)] * 2 + [("three", img_a)] + [("four", img_b)] * 2
@@ -215,3 +218,28 @@ def test_bad_rows_exit_3_without_a_request(rigs, tmp_path, name, text, where):
     err = p.stderr.strip()
     assert err.count("\n") == 0 and where in err and "Traceback" not in err, err
     assert rig.site.requests == []
+
+
+async def test_ctrl_c_records_the_running_job_cancelled(rigs, tmp_path):
+    rig = rigs("ok/200,ok/200", image_posts=2)
+    (a, _), (b, _) = two_posts(rig)
+    path = tmp_path / "jobs.csv"
+    path.write_text(f"post,prompt,goal\n{a},one,2\n{b},two,1\n", encoding="utf-8")
+    proc = subprocess.Popen(batch_cmd(rig, path, "--next-video-delay", "0.3"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not rig.site.requests and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert rig.site.requests, "the first job never clicked"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert lines[-1]["stoppedBy"] == "user" and lines[-1]["pending"] == 1 and lines[-1]["cancelled"] == 1
+    m = manifest_of(path)
+    assert [j.status for j in m.jobs] == ["cancelled", "pending"]
+    assert len(rig.site.requests) == 1  # nothing started after Ctrl-C
