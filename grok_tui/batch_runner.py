@@ -261,7 +261,7 @@ class BatchRunner:
         idx = self.current
         if idx is not None and self._session_over is not None:
             record = getattr(n, "record", None)
-            if isinstance(record, dict) and record.get("outcome") not in (None, "pending", "running"):
+            if isinstance(record, dict) and "attempt" in record and record.get("outcome") not in (None, "pending", "running"):
                 self._note_attempt(self.manifest.jobs[idx], record)
             elif isinstance(n, SessionEnded) and not self._session_over.done():
                 self._session_over.set_result(n.summary)
