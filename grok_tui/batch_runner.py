@@ -94,7 +94,7 @@ class BatchRunner:
         self.manifest = manifest
         self.clock = clock
         self.settings = runner.settings
-        self.listener = runner.listener
+        self.listener = self._outer = runner.listener
         runner.listener = self._on_notice
         self.current: int | None = None  # 0-based index of the running job
         self.stop_reason: StopReason | None = None
@@ -114,6 +114,17 @@ class BatchRunner:
         self._stop.set()
         if self.runner.engine.phase.active:
             self.runner.submit(UserCancel(message))
+
+    def pause(self) -> None:
+        """Stop after the running job ends by itself (stoppedBy "user"); nothing is cancelled."""
+        if self.stop_reason is None:
+            self.stop_reason = "user"
+        self._stop.set()
+
+    def detach(self) -> None:
+        """Give the session runner its listener back (the batch is over)."""
+        if self.runner.listener == self._on_notice:
+            self.runner.listener = self._outer
 
     # ------------------------------------------------------------ the loop
 
@@ -290,8 +301,182 @@ class BatchRunner:
         self.listener(BatchChanged())
 
 
+
+
+# ---------------------------------------------------------------- the UI's queue
+
+
+class BatchQueue:
+    """The queue the UI edits and runs: a manifest, and a BatchRunner while it runs (no Textual).
+
+    `on_change()` is called after every change (jobs, counters, running state); `on_end(line)`
+    once when a run finishes or stops. The UI renders from `manifest`, `running`, `paused_note`.
+    """
+
+    def __init__(self, runner: Any, state_dir: Any, *, on_change: Callable[[], None] = lambda: None,
+                 on_end: Callable[[dict], None] = lambda line: None) -> None:
+        from pathlib import Path
+
+        from .batch import MANIFEST_DIR
+
+        self.runner = runner
+        self.on_change, self.on_end = on_change, on_end
+        path = Path(state_dir) / MANIFEST_DIR / "queue.json"
+        loaded = None
+        try:
+            loaded = Manifest.load(path)
+        except Exception:
+            loaded = None
+        self.manifest: Manifest = loaded or Manifest(path, "")
+        self.batch: BatchRunner | None = None
+        self.task: asyncio.Task | None = None
+        self.note = ""  # the last thing worth a line (paused, ended, loaded)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def _changed(self) -> None:
+        try:
+            self.manifest.save()
+        except OSError as exc:
+            self.note = f"could not write the queue: {exc.strerror or exc}"
+        self.on_change()
+
+    # ---- editing (refused while it runs, so the running job's index stays put)
+
+    def _editable(self) -> str | None:
+        return "The queue is running; pause it before changing it." if self.running else None
+
+    def add(self, post_id: str, prompt: str, goal: int | None = None, max_retries: int | None = None) -> str | None:
+        if (why := self._editable()) is not None:
+            return why
+        if not post_id:
+            return "The tab shows no image post (/imagine/post/<id>); open one to add it as a job."
+        if not (prompt or "").strip():
+            return "The prompt is empty; type or capture one before adding a job."
+        self.manifest.jobs.append(Job(post_id, prompt, goal, max_retries))
+        self.note = f"job {len(self.manifest.jobs)} added: post {post_id[:8]}…"
+        self._changed()
+        return None
+
+    def load(self, path: str, post: str | None = None) -> str | None:
+        """Replace the queue with a batch file's jobs (its saved progress kept). One sentence when it cannot."""
+        from pathlib import Path
+
+        from .batch import BatchError, check_origin, load_jobs, manifest_path
+
+        if (why := self._editable()) is not None:
+            return why
+        p = Path(path).expanduser()
+        try:
+            specs = load_jobs(p, post)
+            check_origin(specs, self.batch_origin(), p)
+            saved = Manifest.load(manifest_path(self.manifest.path.parent.parent, p))
+        except BatchError as exc:
+            return str(exc)
+        if saved is None:
+            self.manifest = Manifest.fresh(manifest_path(self.manifest.path.parent.parent, p), str(p.resolve()), specs)
+            notes = []
+        else:
+            self.manifest = saved
+            notes = saved.reconcile(specs)
+        done = sum(1 for j in self.manifest.jobs if j.finished)
+        self.note = f"{p.name}: {len(self.manifest.jobs)} job(s), {done} already finished" + (
+            "; " + " ".join(notes) if notes else ""
+        )
+        self._changed()
+        return None
+
+    def batch_origin(self) -> str | None:
+        info = getattr(self.runner, "info", None)
+        return origin_of(getattr(getattr(info, "identity", None), "url", "") or "")
+
+    def remove(self, index: int) -> str | None:
+        if (why := self._editable()) is not None:
+            return why
+        if not 0 <= index < len(self.manifest.jobs):
+            return "No job is selected."
+        job = self.manifest.jobs.pop(index)
+        self.note = f"job removed: post {job.post_id[:8]}…"
+        self._changed()
+        return None
+
+    def move(self, index: int, delta: int) -> str | None:
+        if (why := self._editable()) is not None:
+            return why
+        jobs = self.manifest.jobs
+        to = index + delta
+        if not (0 <= index < len(jobs) and 0 <= to < len(jobs)):
+            return None
+        jobs[index], jobs[to] = jobs[to], jobs[index]
+        self._changed()
+        return None
+
+    # ---- running
+
+    def start(self) -> str | None:
+        if self.running:
+            return "The queue is already running."
+        if self.runner.engine.phase.active:
+            return "A session is running; let it end or cancel it before starting the queue."
+        if not self.manifest.to_run():
+            return "Nothing to run: every job in the queue is finished." if self.manifest.jobs else "The queue is empty."
+        if not self.runner.attached:
+            return "Not attached to Chrome: the queue needs the Grok tab."
+        self.batch = BatchRunner(self.runner, self.manifest)
+        self.batch.listener = self._tee(self.batch.listener)
+        self.note = "running"
+        self.task = asyncio.create_task(self._run())
+        self.on_change()
+        return None
+
+    def _tee(self, outer: Callable[[object], None]) -> Callable[[object], None]:
+        def listener(n: object) -> None:
+            if isinstance(n, JobPaused):
+                self.note = n.message
+            elif isinstance(n, JobStarted):
+                self.note = f"job {n.index} running"
+            if isinstance(n, BATCH_NOTICES):
+                self.on_change()
+            outer(n)
+
+        return listener
+
+    async def _run(self) -> None:
+        batch = self.batch
+        assert batch is not None
+        try:
+            await batch.run()
+        finally:
+            batch.detach()
+            line = self.manifest.batch_line()
+            from .batch import batch_text
+
+            self.note = batch_text(line)
+            self.on_change()
+            self.on_end(line)
+
+    def pause(self) -> str | None:
+        """Stop after the running job (it finishes normally); start again to go on."""
+        if not self.running or self.batch is None:
+            return "The queue is not running."
+        self.batch.pause()
+        self.note = "pausing after the running job"
+        self.on_change()
+        return None
+
+    def stop(self) -> str | None:
+        """Cancel the running job (recorded cancelled) and stop the queue."""
+        if not self.running or self.batch is None:
+            return "The queue is not running."
+        self.batch.stop("user", "queue stopped by the user")
+        return None
+
+
 __all__ = [
     "BATCH_NOTICES",
+    "BatchQueue",
     "BatchChanged",
     "BatchEnded",
     "BatchNote",

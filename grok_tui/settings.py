@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     """End the session as cancelled when an attempt has no outcome for this long."""
     tab_wait_s: float = Field(30.0, ge=0, le=3600)
     """How long a session waits for a closed or disconnected tab to come back."""
+    batch_bell: bool = True
+    """Ring the terminal bell when a batch finishes or stops (the UI)."""
+    batch_notify: bool = True
+    """Send one desktop notification (notify-send / osascript, where there is one) when a batch ends (the UI)."""
     theme: str = "grok-dark"
     """Theme name: a built-in one, or a TOML theme file's name in the themes folder."""
     export_dir: Path | None = None

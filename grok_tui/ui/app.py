@@ -55,6 +55,7 @@ class GrokApp(App):
         Binding("e", "export", "Export", id="export"),
         Binding("t", "tabs", "Tab", id="tabs"),
         Binding("o", "open_downloads", "Files", id="open_downloads", show=False),
+        Binding("b", "queue", "Queue", id="queue"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit", priority=True),
     ]
@@ -69,6 +70,7 @@ class GrokApp(App):
         "export": "export the session's log, attempts and summary",
         "tabs": "show the matching page tabs",
         "open_downloads": "open the folder of saved videos (or copy its path)",
+        "queue": "the batch queue: jobs (post x prompt) run one after another",
         "help": "this help",
         "quit": "quit (the browser tab is left as it was)",
     }
@@ -100,6 +102,9 @@ class GrokApp(App):
         self.last_export: tuple[Any, Any] | None = None
         self._view_pending = False
         runner.listener = self._forward
+        from ..batch_runner import BatchQueue
+
+        self.queue = BatchQueue(runner, store.directory, on_change=self._queue_changed, on_end=self._batch_over)
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
 
@@ -383,6 +388,9 @@ class GrokApp(App):
         await self.runner.start_session(self.prompt_override)
 
     def action_cancel(self) -> None:
+        if self.queue.running:  # the running job is recorded cancelled and the queue stops
+            self.queue.stop()
+            return
         if not self.runner.engine.phase.active:
             self.refuse("No session is running.")
             return
@@ -451,6 +459,35 @@ class GrokApp(App):
             return
         if info is not None:
             self.notify(getattr(info.identity, "url", ""), title="Attached to another tab")
+
+    def action_queue(self) -> None:
+        from .queue import QueueScreen
+
+        self.push_screen(QueueScreen(self.queue))
+
+    def _queue_changed(self) -> None:
+        from .queue import QueueScreen
+
+        if isinstance(self.screen, QueueScreen):
+            self.screen.render_queue()
+
+    def _batch_over(self, line: dict) -> None:
+        """A finished or stopped batch: a notice, the bell, one desktop notification (both can be off)."""
+        from ..batch import batch_text
+
+        text = batch_text(line)
+        self.notify(text, title="Batch over", severity="information" if not line.get("stoppedBy") else "warning",
+                    timeout=20)
+        if self.settings.batch_bell:
+            self.bell()
+        if self.settings.batch_notify:
+            self._desktop_notify(text)
+
+    @work(thread=True, group="desktop", exit_on_error=False, name="desktop notification")
+    def _desktop_notify(self, text: str) -> None:
+        from ..desktop import notify
+
+        notify("grok-tui batch", text)
 
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []
