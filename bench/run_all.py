@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads")
+SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads", "batch")
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads")
+SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads", "batch")
 _pool = ThreadPoolExecutor(max_workers=2)
 _runs: dict[str, Future] = {}
 
@@ -136,3 +136,14 @@ def test_downloads(results):
         check_dist(o)
     assert det["on"]["videos_saved"] >= 3 and det["off"]["videos_saved"] == 0
     assert isinstance(det["on"]["during_download"]["n"], int)
+
+
+def test_batch(results):
+    [o] = lines_of(results, "batch")
+    assert o["exit_code"] == 0 and o["success"] == o["jobs"]
+    assert o["attempts"] == o["requests"] and o["retries"] > 0
+    assert num(o["overhead_ratio"]) and o["overhead_ratio"] >= 1.0, o
+    for key in ("wall_s", "attempt_time_s", "mandated_delays_s"):
+        assert num(o[key]) and o[key] > 0, (key, o)
+    half = o["jobs"] // 2
+    assert num(o[f"rss_at_job_{half}_mb"]) and num(o[f"rss_at_job_{o['jobs']}_mb"])
