@@ -26,23 +26,16 @@ class BatchPrinter(JsonPrinter):
     def __init__(self, stream=None) -> None:
         super().__init__(stream)
         self.job: int | None = None
+        self.finished = False
 
     def emit(self, obj: dict) -> None:
-        if self.done:  # the batch line is the last line
+        if self.finished:  # the batch line is the last line
             return
         if self.job is not None and "job" not in obj and obj.get("event") not in ("batch", "job"):
             obj = {"event": obj["event"], "job": self.job, **{k: v for k, v in obj.items() if k != "event"}}
-        self.done = obj.get("event") == "batch"
-        self._write(obj)
-
-    def _write(self, obj: dict) -> None:
-        import json
-
-        try:
-            self.stream.write(json.dumps(obj, ensure_ascii=False) + "\n")
-            self.stream.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+        self.done = False  # a job's summary is not the last line here
+        super().emit(obj)
+        self.finished = obj.get("event") == "batch"
 
     def __call__(self, n: object) -> None:
         if isinstance(n, JobStarted):

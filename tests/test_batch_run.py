@@ -16,13 +16,11 @@ import pytest
 from browser_rig import make_rig
 from grok_tui.batch import Manifest, manifest_path
 from grok_tui.batch_headless import BatchPrinter, run_batch_headless
+from grok_tui.engine.events import SessionSummary
 from grok_tui.settings import state_dir
 from grok_tui.store import StateStore
 
-SEED_KEYS = [
-    "outcome", "completedVideos", "videoGoal", "retriesAttempted", "maxRetries",
-    "creditsUsed", "layer1Failures", "layer2Failures", "layer3Failures", "endedAt",
-]
+SEED_KEYS = list(SessionSummary.SEED_FIELDS)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from textual.widgets import DataTable
@@ -16,6 +15,7 @@ from grok_tui.sim import SimSite
 from grok_tui.store import StateStore
 from grok_tui.ui.app import GrokApp
 from grok_tui.ui.queue import QueueScreen
+from test_ui import wait_until
 
 SIZE = (100, 30)
 
@@ -38,16 +38,6 @@ def make_app(tmp_path, port: int, **kw) -> GrokApp:
                         session_timeout_s=20, **kw)
     store = StateStore(tmp_path / "state")
     return GrokApp(settings, store, SessionRunner(settings, store, BrowserLink), prompt="first prompt")
-
-
-async def wait_until(pilot, cond, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            await pilot.pause()
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def rows(app) -> list[list[str]]:
@@ -76,7 +66,7 @@ async def test_queue_screen_runs_jobs_and_says_when_done(tmp_path, notify_log):
             await pilot.press("J")  # move job 1 down: "second prompt" runs first
             assert [r[3] for r in rows(app)] == ["second prompt", "first prompt"]
             await pilot.press("s")
-            await wait_until(pilot, lambda: not app.queue.running and rings, what="the queue to finish")
+            await wait_until(pilot, lambda: not app.queue.running and rings, timeout=90, what="the queue to finish")
             assert [(r[1], r[4], r[5], r[6]) for r in rows(app)] == [
                 ("✔ success", "1/1", "0/3", "1"), ("✔ success", "1/1", "1/3", "2")
             ]
