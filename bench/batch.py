@@ -93,6 +93,7 @@ async def main_async(ns) -> int:
         "per_job_overhead_ms": C.r((wall - attempt_s - mandated) / ns.jobs * 1000.0),
         f"rss_at_job_{half}_mb": C.r(rss.get(half)), f"rss_at_job_{ns.jobs}_mb": C.r(rss.get(ns.jobs)),
         "rss_growth_mb": C.r(rss[ns.jobs] - rss[half]) if half in rss and ns.jobs in rss else None,
+        "not_success": [(i + 1, j.status, j.reason) for i, j in enumerate(manifest.jobs) if j.status != "success"],
         "cooldown_s": settings.cooldown_s, "next_video_delay_s": delay, "step_ms": ns.step_ms,
     })
     return 0 if code == 0 else 1

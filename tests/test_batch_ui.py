@@ -69,7 +69,7 @@ async def test_queue_screen_runs_jobs_and_says_when_done(tmp_path, notify_log):
             await wait_until(pilot, lambda: not app.queue.running and rings, timeout=90, what="the queue to finish")
             assert [(r[1], r[4], r[5], r[6]) for r in rows(app)] == [
                 ("✔ success", "1/1", "0/3", "1"), ("✔ success", "1/1", "1/3", "2")
-            ]
+            ], [(j.status, j.reason) for j in app.queue.manifest.jobs]
             assert [r["prompt"] for r in site.requests] == ["second prompt", "first prompt", "first prompt"]
             assert rings == [1]
             await wait_until(pilot, lambda: notify_log.exists() and notify_log.read_text().strip(), what="notify-send")
