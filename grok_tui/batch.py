@@ -443,6 +443,7 @@ class Manifest:
     stopped_by: str | None = None
     created_at: int = 0
     updated_at: int = 0
+    last_outcome_at: int = 0  # epoch ms of the last attempt's outcome (the next-video delay holds from it)
 
     # ---- persistence
 
@@ -474,6 +475,7 @@ class Manifest:
             data.get("stoppedBy"),
             int(data.get("createdAt") or 0),
             int(data.get("updatedAt") or 0),
+            int(data.get("lastOutcomeAt") or 0),
         )
 
     def save(self) -> None:
@@ -488,6 +490,7 @@ class Manifest:
             "createdAt": self.created_at,
             "updatedAt": self.updated_at,
             "stoppedBy": self.stopped_by,
+            "lastOutcomeAt": self.last_outcome_at,
             "jobs": [j.to_dict() for j in self.jobs],
         }
         atomic_write_text(self.path, json.dumps(data, indent=1, ensure_ascii=False))

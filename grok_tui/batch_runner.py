@@ -101,7 +101,8 @@ class BatchRunner:
         self.running = False
         self._stop = asyncio.Event()
         self._session_over: asyncio.Future | None = None
-        self._last_outcome_at: float | None = None  # the previous job's last outcome (pacing)
+        # the last attempt's outcome, also from a run that was cut off (pacing before the next job)
+        self._last_outcome_at: float | None = manifest.last_outcome_at / 1000.0 if manifest.last_outcome_at else None
         info = getattr(runner, "info", None)
         self.origin: str | None = origin_of(getattr(getattr(info, "identity", None), "url", "") or "")
 
@@ -198,6 +199,7 @@ class BatchRunner:
         if not ident.composer:
             self.listener(JobPaused(idx + 1, f"job {idx + 1}: the post {job.post_id[:8]}… shows no composer (prompt box and button)"))
             raise _JobOver("cancelled", f"no composer on post {job.post_id} within {wait_s:g} s")
+        await self._wait_uncovered(idx)
         if ident.post_id != job.post_id:
             raise _JobOver("cancelled", f"the tab shows post {ident.post_id}, not the job's {job.post_id}")
         if not ident.media_id:
@@ -208,6 +210,26 @@ class BatchRunner:
                 f"post {job.post_id} now shows image {ident.media_id}, the job began on image {job.media_id}",
             )
         job.media_id = ident.media_id
+
+    async def _wait_uncovered(self, idx: int) -> None:
+        """A dialog or banner over the generate button pauses the job until it clears (at most tab_wait_s)."""
+        link, wait_s = self.runner.link, self.settings.tab_wait_s
+        cover = await asyncio.to_thread(link.button_cover)
+        if cover is None:
+            return
+        self.listener(JobPaused(idx + 1, f"job {idx + 1} paused: {cover}; waiting up to {wait_s:g} s for it to go"))
+        deadline = self.clock() + wait_s
+        while cover is not None and self.clock() < deadline and not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), min(0.25, max(0.0, deadline - self.clock())))
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            cover = await asyncio.to_thread(link.button_cover)
+        if self._stop.is_set():
+            return  # stopped while waiting: the job has not started and stays as it was
+        if cover is not None:
+            raise _JobOver("cancelled", f"{cover} for more than {wait_s:g} s")
+        self.listener(BatchNote("INFO", f"job {idx + 1}: the generate button is clear again; going on"))
 
     async def _pace(self) -> None:
         """The next-video delay holds between jobs (the engine keeps the cooldown between clicks)."""
@@ -248,7 +270,6 @@ class BatchRunner:
             self._stop.set()
         elif summary.outcome == "cancelled" and self.stop_reason == "user":
             status = "cancelled"
-        self._last_outcome_at = self.clock()
         self._end_job(idx, job, status, summary, reason)
 
     def _end_job(self, idx: int, job: Job, status: str, summary: SessionSummary | None, reason: str | None) -> None:
@@ -282,6 +303,8 @@ class BatchRunner:
 
     def _note_attempt(self, job: Job, record: dict) -> None:
         """After every attempt: the job's counters so far, written to the manifest atomically."""
+        self._last_outcome_at = self.clock()
+        self.manifest.last_outcome_at = int(self._last_outcome_at * 1000)
         s = self.runner.engine.session
         ids = [record["videoId"]] if record.get("outcome") == "success" and record.get("videoId") else []
         job.note_session(

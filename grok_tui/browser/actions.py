@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from ..engine.events import ClickFailed, ClickMakeVideo, ClickSent
 from .attempts import AttemptBoard
-from .cdp import BrowserError, CdpError, log
+from .cdp import BrowserError, CdpError, CdpTimeout, log
 from .dom import DomSignals
 from .network import GenerationWatch
 from .observer import as_list
@@ -261,6 +261,19 @@ class Actions:
         page.require()
         return ClickFailed(attempt, "no generation request followed the click")
 
+    def button_cover(self) -> str | None:
+        """None when the generate button is there and nothing covers its centre, else what is wrong, in words.
+
+        The same hit test as the click's (elementFromPoint at the button's centre); nothing is clicked.
+        """
+        btn = self.page.eval(js_call(_JS_FIND_BUTTON, as_list(self.page.selectors.get("generate"))))
+        if not isinstance(btn, dict) or not btn.get("found"):
+            return "there is no generate button (Redo / Make video) on the page"
+        if btn.get("hit"):
+            return None
+        label = str(btn.get("label") or "generate")[:40]
+        return f"the {label!r} button is covered by {btn.get('cover') or 'another element'}"
+
     def open_post(self, url: str | None, wait_s: float, tab_origin: str | None = None) -> OpenedPost:
         """Send the attached tab to `url` (same origin only; None: stay), wait for the composer (blocking).
 
@@ -280,9 +293,9 @@ class Actions:
             want = post_id_from_url(url)
         while want is not None and time.monotonic() < deadline:  # until the new document is the one we read
             try:
-                if page.identity(timeout=1.0).post_id == want:
+                if page.identity(timeout=2.0).post_id == want:
                     break
-            except CdpError:
+            except (CdpError, CdpTimeout):  # the document is changing, or the page is slow: read again
                 pass
             time.sleep(0.05)
         composer = self._wait_for_editor(as_list(page.selectors.get("prompt")), timeout=max(0.1, deadline - time.monotonic()))

@@ -262,6 +262,10 @@ class BrowserLink:
         if s is not None:
             s.close()
 
+    def button_cover(self) -> str | None:
+        """None when nothing covers the generate button, else a sentence naming what does (blocking)."""
+        return self.actions.button_cover()
+
     def open_post(self, url: str | None, wait_s: float = 10.0) -> OpenedPost:
         """Send the chosen tab to `url` (a post on its own origin; None: stay) and wait for the composer (blocking)."""
         here = self.info.identity.url if self.info is not None else None
