@@ -295,6 +295,11 @@ class BatchRunner:
             record = getattr(n, "record", None)
             if isinstance(record, dict) and "attempt" in record and record.get("outcome") not in (None, "pending", "running"):
                 self._note_attempt(self.manifest.jobs[idx], record)
+            elif type(n).__name__ == "DownloadFinished" and getattr(n.result, "ok", False) and n.result.path:
+                job = self.manifest.jobs[idx]
+                if n.result.path not in job.files:
+                    job.files.append(str(n.result.path))  # the video saved for this job
+                    self._save()
             elif isinstance(n, SessionEnded) and not self._session_over.done():
                 self._session_over.set_result(n.summary)
             elif isinstance(n, Refused) and not self.runner.engine.phase.active and not self._session_over.done():

@@ -37,12 +37,9 @@ def rigs():
         rig.close()
 
 
-OTHER_POST = "0a1b2c3d-0000-4000-8000-0000000000b2"
-
-
 def two_posts(rig):
-    """Two image posts of the site: (post id, image id) each."""
-    return [(rig.site.post_id, rig.site.media_id), (OTHER_POST, rig.site.media_id)]
+    """The site's first two image posts: (post id, image id) each."""
+    return [(p["postId"], p["mediaId"]) for p in rig.site.image_posts[:2]]
 
 
 def toml_jobs(jobs) -> str:
@@ -88,8 +85,9 @@ def batch_cmd(rig, path, *extra):
 
 
 async def test_four_jobs_over_two_posts(rigs, tmp_path):
-    rig = rigs("ok,mod@30,ok,mod@90,ok,ok,mod@10,ok")
+    rig = rigs("ok,mod@30,ok,mod@90,ok,ok,mod@10,ok", image_posts=2)
     (a, img_a), (b, img_b) = two_posts(rig)
+    assert img_a != img_b
     path = tmp_path / "jobs.toml"
     path.write_text(toml_jobs([
         (rig.site.post_url(a), "one: a fox 🦊", 2),
@@ -140,7 +138,7 @@ async def test_four_jobs_over_two_posts(rigs, tmp_path):
 
 async def test_sigkill_mid_job_then_resume(rigs, tmp_path):
     # job 1: ok; job 2 (goal 3): ok, mod@50, ok | killed | ok; job 3: ok
-    rig = rigs("ok,ok,mod@50,ok,ok,ok")
+    rig = rigs("ok,ok,mod@50,ok,ok,ok", image_posts=2)
     (a, _), (b, _) = two_posts(rig)
     path = tmp_path / "jobs.toml"
     path.write_text(toml_jobs([(a, "first"), (b, "second", 3), (a, "third")]), encoding="utf-8")
@@ -183,7 +181,7 @@ async def test_sigkill_mid_job_then_resume(rigs, tmp_path):
 
 
 async def test_rate_limit_stops_the_whole_batch(rigs, tmp_path):
-    rig = rigs("ok,ok,rate")
+    rig = rigs("ok,ok,rate", image_posts=2)
     (a, _), (b, _) = two_posts(rig)
     path = tmp_path / "jobs.csv"
     path.write_text(f"post,prompt\n{a},one\n{b},two\n{a},three\n{b},four\n", encoding="utf-8")
@@ -220,7 +218,7 @@ def test_bad_rows_exit_3_without_a_request(rigs, tmp_path, name, text, where):
 
 
 async def test_ctrl_c_records_the_running_job_cancelled(rigs, tmp_path):
-    rig = rigs("ok/200,ok/200")
+    rig = rigs("ok/200,ok/200", image_posts=2)
     (a, _), (b, _) = two_posts(rig)
     path = tmp_path / "jobs.csv"
     path.write_text(f"post,prompt,goal\n{a},one,2\n{b},two,1\n", encoding="utf-8")
