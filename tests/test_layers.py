@@ -1,108 +1,39 @@
-"""The core never imports Textual: engine, browser link, runner, sim, settings and store work without the UI."""
+"""The layering is a checked contract: import-linter's contracts in pyproject.toml hold, and name every module."""
 
 from __future__ import annotations
 
-import ast
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grok_tui
 
+ROOT = Path(__file__).resolve().parents[1]
 PKG = Path(grok_tui.__file__).parent
-CORE = ["engine", "browser", "sim", "runner.py", "settings.py", "store.py", "redact.py", "ui/export.py"]
 
 
-def imported_modules(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+def contracts() -> list[dict]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
 
 
-def test_core_modules_do_not_import_textual():
-    files = []
-    for part in CORE:
-        p = PKG / part
-        files += sorted(p.rglob("*.py")) if p.is_dir() else [p]
-    assert len(files) > 10
-    offenders = {str(f.relative_to(PKG)): m for f in files for m in imported_modules(f) if m.split(".")[0] == "textual"}
-    assert offenders == {}
+def test_import_contracts_hold():
+    """Layers (nothing imports upward), no Textual outside grok_tui.ui, no I/O in the engine."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    p = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+    kept = re.search(r"Contracts: (\d+) kept, 0 broken\.", p.stdout)
+    assert kept and int(kept.group(1)) == len(contracts()) >= 3, p.stdout[-2000:]
 
 
-def test_engine_imports_nothing_with_io():
-    allowed = {"__future__", "dataclasses", "enum", "typing", "collections", "time"}
-    for f in (PKG / "engine").rglob("*.py"):
-        for m in imported_modules(f):
-            assert m.split(".")[0] in allowed, (f.name, m)
-
-
-def test_headless_path_loads_without_textual():
-    code = (
-        "import sys, grok_tui.cli, grok_tui.runner, grok_tui.browser.link, grok_tui.sim, grok_tui.ui.export;"
-        "assert not any(m == 'textual' or m.startswith('textual.') for m in sys.modules), 'textual imported'"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-
-
-def test_chrome_command_starts_a_debuggable_browser(tmp_path):
-    from grok_tui.browser.launcher import free_port
-
-    port = free_port()
-    profile = tmp_path / "profile"
-    p = subprocess.run(
-        [sys.executable, "-m", "grok_tui", "chrome", "--headless", "--port", str(port), "--profile", str(profile),
-         "--url", "about:blank"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert p.returncode == 0, p.stderr
-    assert f"remote debugging on 127.0.0.1:{port}" in p.stdout
-    assert str(profile) in p.stdout and "Chrome 136+" in p.stdout
-    assert f"grok-tui --cdp-port {port}" in p.stdout
-    assert profile.is_dir() and any(profile.iterdir())  # a dedicated, persistent profile
-
-
-# The browser package, lowest layer first: a module imports only modules of layers below its own.
-BROWSER_LAYERS = [
-    {"signals", "stream", "observer", "cdp", "launcher", "options"},
-    {"attempts", "endpoint", "tabs", "download"},
-    {"page"},
-    {"dom", "network"},
-    {"actions", "guard"},
-    {"link"},
-]
-
-
-def browser_imports(path: Path) -> set[str]:
-    """The sibling browser modules `path` imports (relative `from .x import` or absolute)."""
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:
-                out.add(node.module.split(".")[0])
-            elif node.level == 1:
-                out |= {a.name for a in node.names}
-            elif node.level == 0 and (node.module or "").startswith("grok_tui.browser."):
-                out.add(node.module.split(".")[2])
-        elif isinstance(node, ast.Import):
-            out |= {a.name.split(".")[2] for a in node.names if a.name.startswith("grok_tui.browser.")}
-    return out
-
-
-def test_browser_modules_import_only_downward():
-    files = {p.stem: p for p in (PKG / "browser").glob("*.py") if p.stem != "__init__"}
-    layer_of = {m: i for i, layer in enumerate(BROWSER_LAYERS) for m in layer}
-    assert set(files) == set(layer_of), "every browser module has a layer"
-    upward = {
-        (name, imported)
-        for name, path in files.items()
-        for imported in browser_imports(path)
-        if layer_of[imported] >= layer_of[name]
-    }
-    assert upward == set()
-    # The check sees imports: link (the façade) imports every concern module.
-    assert {"actions", "dom", "network", "page", "attempts", "cdp"} <= browser_imports(files["link"])
+def test_every_module_has_a_layer():
+    """A new module (of grok_tui, or of the browser package) gets a place in the layers, so a contract covers it."""
+    layered = {c["containers"][0]: c["layers"] for c in contracts() if c["type"] == "layers"}
+    assert set(layered) == {"grok_tui", "grok_tui.browser"}
+    for container, layers in layered.items():
+        folder = PKG.parent.joinpath(*container.split("."))
+        placed = {name.strip() for layer in layers for name in layer.split("|")}
+        modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+        modules |= {p.name for p in folder.iterdir() if (p / "__init__.py").exists()}
+        assert modules == placed, container
