@@ -1,3 +1,5 @@
+"""`python -m grok_tui`: the same as the `grok-tui` command."""
+
 import sys
 
 from .cli import main
