@@ -240,3 +240,29 @@ async def test_ctrl_c_records_the_running_job_cancelled(rigs, tmp_path):
     m = manifest_of(path)
     assert [j.status for j in m.jobs] == ["cancelled", "pending"]
     assert len(rig.site.requests) == 1  # nothing started after Ctrl-C
+
+
+async def test_covering_dialog_is_waited_out_or_cancels_the_job(rigs, tmp_path):
+    # a chooser for 3 s when job 2's post loads: waited out (tab_wait_s 8)
+    rig = rigs("ok,ok", image_posts=2)
+    (a, _), (b, _) = two_posts(rig)
+    rig.site.show_dialog("chooser", 3.0, when="load", post_id=b)
+    path = tmp_path / "jobs.csv"
+    path.write_text(f"post,prompt\n{a},one\n{b},two\n", encoding="utf-8")
+    rc, lines, _ = await run_batch(rig, path, tab_wait_s=8)
+    assert rc == 0, [l for l in lines if l["event"] == "job"]
+    [paused] = [l for l in lines if l["event"] == "job" and l["status"] == "paused"]
+    assert paused["index"] == 2 and "covered by" in paused["message"]
+    assert [r["prompt"] for r in rig.site.requests] == ["one", "two"]
+    # a banner for 30 s over job 2's post, longer than tab_wait_s (2 s): job 2 cancelled, job 3 runs
+    rig2 = rigs("ok,ok", image_posts=2)
+    (a, _), (b, _) = two_posts(rig2)
+    rig2.site.show_dialog("banner", 30.0, when="load", post_id=b)
+    path2 = tmp_path / "jobs2.csv"
+    path2.write_text(f"post,prompt\n{a},one\n{b},two\n{a},three\n", encoding="utf-8")
+    rc, lines, _ = await run_batch(rig2, path2, tab_wait_s=2)
+    assert rc == 1
+    ends = [(l["index"], l["status"]) for l in lines if l["event"] == "job" and l["status"] not in ("started", "paused")]
+    assert ends == [(1, "success"), (2, "cancelled"), (3, "success")]
+    assert [r["prompt"] for r in rig2.site.requests] == ["one", "three"]
+    assert lines[-1]["cancelled"] == 1 and lines[-1]["stoppedBy"] is None
