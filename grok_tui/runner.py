@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .browser.signals import AwaitingPermission
+from .browser.signals import AwaitingPermission, TabsChanged
 from .engine import PersistentData, Phase, SessionEngine
 from .engine.events import (
     AttemptProgress,
@@ -164,6 +164,7 @@ class SessionRunner:
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
         self._reconnect_task: asyncio.Task | None = None
+        self._tab_back = asyncio.Event()  # a matching tab showed up while the link was lost
         self._phase = self.engine.phase
         self._next_action = None
         self._last_progress: dict[int, int] = {}
@@ -481,6 +482,8 @@ class SessionRunner:
 
     def _on_link_event(self, ev: object) -> None:
         name = type(ev).__name__
+        if isinstance(ev, TabsChanged) and ev.tabs:
+            self._tab_back.set()
         if name == "LinkLog":
             self._log(getattr(ev, "level", "INFO"), getattr(ev, "message", ""))
             return
@@ -509,12 +512,29 @@ class SessionRunner:
         self.listener(ev)
 
     async def _reconnect(self, reason: str) -> None:
-        """Try to re-attach with backoff for tab_wait_s; then give up and end the session."""
+        """Wait up to tab_wait_s for the tab to come back, then end the session.
+
+        While the browser connection lives, the link announces matching tabs (TabsChanged) and
+        only that wakes a re-attach; without a connection there is nobody to announce anything,
+        so re-connecting is tried with backoff.
+        """
         wait_s = self.settings.tab_wait_s
         start = self.clock()
         delay = 0.25
+        first = True  # one look right away: the tab may be back before this task started
         while not self.closed and self.clock() - start < wait_s:
-            await asyncio.sleep(min(delay, max(0.0, wait_s - (self.clock() - start))))
+            left = max(0.0, wait_s - (self.clock() - start))
+            announced = getattr(self.link, "browser_connected", False) and not first
+            woke = False
+            try:
+                await asyncio.wait_for(self._tab_back.wait(), min(4.0 if announced else delay, left))
+                woke = True
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            self._tab_back.clear()
+            first = False
+            if announced and not woke:
+                continue  # nothing new: keep waiting for the link to announce a tab
             delay = min(delay * 2, 4.0)
             try:
                 await self.attach()

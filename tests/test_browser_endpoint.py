@@ -294,3 +294,13 @@ def test_usual_profile_dirs_per_os(tmp_path):
     assert Path("C:/Users/me/AppData/Local/Google/Chrome SxS/User Data") in win
     assert Path("C:/Users/me/AppData/Local/BraveSoftware/Brave-Browser/User Data") in win
     assert any("microsoft-edge" in str(p) for p in usual_profile_dirs(tmp_path, env={}, platform="linux"))
+
+
+def test_help_puts_the_everyday_chrome_first(tmp_path):
+    p = grok("--help", tmp_path=tmp_path)
+    assert p.returncode == 0
+    everyday = p.stdout.index("Use your everyday Chrome (Chrome 144+)")
+    assert "chrome://inspect/#remote-debugging" in p.stdout and "--chrome-profile" in p.stdout
+    assert everyday < p.stdout.index("grok-tui chrome")
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme.index("### Use your everyday Chrome (Chrome 144+)") < readme.index("### Or a dedicated profile (`grok-tui chrome`)")

@@ -198,3 +198,30 @@ def test_sigterm_mid_session_records_cancelled(rig):
     assert "Traceback" not in err
     rec = StateStore(state_dir()).history()[-1]
     assert rec["outcome"] == "cancelled" and "SIGTERM" in rec["reason"]
+
+
+async def test_tab_reopened_within_tab_wait_resumes(rig):
+    """The session's tab closes between attempts; a matching tab opened within tab_wait_s takes over.
+
+    The next-video delay (8 s) leaves room for a slow machine to reopen the tab before the next click.
+    """
+    r = rig("ok,ok", step_ms=30)
+    times = {}
+
+    def close_and_reopen():
+        _, targets = discover(port=r.chrome.port)
+        tid = [t for t in targets if "/imagine/" in t["url"]][0]["id"]
+        urllib.request.urlopen(f"http://127.0.0.1:{r.chrome.port}/json/close/{tid}", timeout=5).read()
+        time.sleep(1.0)
+        times["reopened"] = time.time()
+        req = urllib.request.Request(f"http://127.0.0.1:{r.chrome.port}/json/new?{r.site.post_url()}", method="PUT")
+        urllib.request.urlopen(req, timeout=5).read()
+
+    w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, close_and_reopen)
+    rc, lines, store = await run(r, w, video_goal=2, cooldown_s=3.0, next_video_delay_s=8.0, tab_wait_s=20)
+    s = last_summary(lines)
+    assert w.fired and any(l["event"] == "disconnected" for l in lines)
+    assert sum(1 for l in lines if l["event"] == "attached") == 2, [l for l in lines if l["event"] != "progress"]
+    assert rc == 0 and (s["outcome"], s["completedVideos"], s["creditsUsed"]) == ("success", 2, 2)
+    assert [q["prompt"] for q in r.site.requests] == ["a fox", "a fox"]
+    assert store.history()[-1]["outcome"] == "success"

@@ -362,3 +362,27 @@ async def test_chrome_killed_app_stays_up_and_says_so(env, site, chrome):
         await pilot.press("s")
         await wait_until(pilot, lambda: len(notes(app, "warning")) >= 1, what="a refusal")
         await pilot.press("q")
+
+
+async def test_tab_picker_follows_tabs_opening_and_closing(env, site, chrome):
+    """The open picker re-lists from the browser's Target events: no reopening, no polling."""
+    import urllib.request
+
+    app = make_app(env, chrome, video_goal=1, max_retries=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await attached(pilot, app)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, TabsScreen), what="the tab picker")
+        listing = app.screen.query_one("#tabs-list")
+        await wait_until(pilot, lambda: listing.option_count == 1, what="the one matching tab")
+        other = site.post_url("0f0f0f0f-1111-2222-3333-444455556666")
+        with urllib.request.urlopen(
+            urllib.request.Request(f"http://127.0.0.1:{chrome.port}/json/new?{other}", method="PUT"), timeout=5
+        ) as r:
+            new_id = json.loads(r.read())["id"]
+        await wait_until(pilot, lambda: listing.option_count == 2, what="the new tab in the open picker")
+        assert new_id in app.screen._ids
+        assert "0f0f0f0f" in str(listing.get_option_at_index(app.screen._ids.index(new_id)).prompt)
+        urllib.request.urlopen(f"http://127.0.0.1:{chrome.port}/json/close/{new_id}", timeout=5).read()
+        await wait_until(pilot, lambda: listing.option_count == 1, what="the closed tab gone from the picker")
+        assert app.screen._ids == [app.runner.info.target_id]

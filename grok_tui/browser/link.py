@@ -78,6 +78,12 @@ class BrowserLink:
         return s is not None and s.alive
 
     @property
+    def browser_connected(self) -> bool:
+        """The browser-level connection is up (tab events arrive), whether or not a tab is attached."""
+        tabs = self._tabs
+        return tabs is not None and tabs.conn.alive
+
+    @property
     def current_attempt(self) -> int | None:
         return self.board.attempt
 

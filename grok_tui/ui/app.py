@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
-from ..browser.signals import AwaitingPermission
+from ..browser.signals import AwaitingPermission, TabsChanged
 from ..engine import Phase
 from ..engine.events import Configure, ResetRetries, RetryNow, SetAutoRetry, UserCancel
 from ..runner import SessionRunner
@@ -295,7 +295,10 @@ class GrokApp(App):
 
     @on(m.LinkEvent)
     def _on_link_event(self, msg: m.LinkEvent) -> None:
-        if isinstance(msg.event, AwaitingPermission):
+        if isinstance(msg.event, TabsChanged):
+            if isinstance(self.screen, TabsScreen):
+                self.screen.show(list(msg.event.tabs))
+        elif isinstance(msg.event, AwaitingPermission):
             self.link_detail = "waiting for Chrome"
             self.notify(msg.event.message.capitalize() + ".", title="Chrome is asking", timeout=30)
             self.schedule_view()

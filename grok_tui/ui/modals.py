@@ -170,9 +170,6 @@ class TabsScreen(ModalScreen[str | None]):
     @work(exclusive=True, group="tabs", exit_on_error=False)
     async def load(self) -> None:
         runner, note = self._runner, self.query_one("#tabs-note", Static)
-        options = self.query_one("#tabs-list", OptionList)
-        info = runner.info
-        current = getattr(info, "target_id", None)
         if runner.link is None:
             note.update("Not attached: no tab to show.")
             return
@@ -181,12 +178,26 @@ class TabsScreen(ModalScreen[str | None]):
         except Exception as exc:
             note.update(f"Could not list the tabs: {esc(exc)}")
             return
+        self.show(tabs)
+
+    def show(self, tabs: list[dict]) -> None:
+        """List the matching tabs (on open, and again whenever one opens, closes or changes URL)."""
+        options = self.query_one("#tabs-list", OptionList)
+        was = options.highlighted
+        keep = self._ids[was] if was is not None and 0 <= was < len(self._ids) else None
+        current = getattr(self._runner.info, "target_id", None)
+        options.clear_options()
+        self._ids = []
         for t in tabs:
             tid, url, title = t["id"], t["url"], t["title"]
             mark = "●" if tid == current else "○"
             self._ids.append(tid)
             options.add_option(f"{mark} {esc(title)} — {esc(url)}")
-        note.update(f"{len(tabs)} tab(s) match {runner.settings.tab!r}; ● is the attached one. Enter attaches to another.")
+        if keep in self._ids:
+            options.highlighted = self._ids.index(keep)
+        self.query_one("#tabs-note", Static).update(
+            f"{len(tabs)} tab(s) match {self._runner.settings.tab!r}; ● is the attached one. Enter attaches to another."
+        )
 
 
 class HelpScreen(ModalScreen[None]):
