@@ -33,7 +33,7 @@ def test_every_module_has_a_layer():
     assert set(layered) == {"grok_tui", "grok_tui.browser"}
     for container, layers in layered.items():
         folder = PKG.parent.joinpath(*container.split("."))
-        placed = {name.strip() for layer in layers for name in layer.split("|")}
+        placed = {name.strip() for layer in layers for name in layer.replace(":", "|").split("|")}
         modules = {p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
         modules |= {p.name for p in folder.iterdir() if (p / "__init__.py").exists()}
         assert modules == placed, container
