@@ -15,7 +15,7 @@ from grok_tui.runner import SessionRunner
 from grok_tui.settings import Settings
 from grok_tui.store import StateStore
 from grok_tui.ui import themes as th
-from grok_tui.ui.export import ExportError, SessionExport, export_session, write_export
+from grok_tui.ui.export import ExportError, SessionExport, export_dir, gather_from_runner, write_export
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,7 +115,7 @@ def test_export_with_no_session_says_so(tmp_path):
     store = StateStore(tmp_path / "state")
     runner = SessionRunner(settings, store, lambda **kw: None)
     with pytest.raises(ExportError, match="no session"):
-        export_session(runner, tmp_path / "exports")
+        gather_from_runner(runner)
 
 
 def test_export_falls_back_to_the_last_recorded_session(tmp_path):
@@ -127,7 +127,7 @@ def test_export_falls_back_to_the_last_recorded_session(tmp_path):
     summary = SessionSummary("success", 1, 1, 0, 3, 1, 0, 0, 0, 1_767_000_000_000, extra={"reason": "video goal reached"})
     store.append_history(summary, logPath=str(log), attemptsDetail=[{"attempt": 1, "outcome": "success", "videoId": "v1"}])
     runner = SessionRunner(Settings(), store, lambda **kw: None)
-    jpath, tpath = export_session(runner, tmp_path / "exports")
+    jpath, tpath = write_export(gather_from_runner(runner), export_dir(tmp_path / "exports"))
     data = json.loads(jpath.read_text(encoding="utf-8"))
     assert data["summary"]["outcome"] == "success" and data["attempts"][0]["videoId"] == "v1"
     assert data["log"] == ["10:00:00 INFO  session started", "10:00:09 INFO  session success"]

@@ -228,8 +228,3 @@ def write_export(data: SessionExport, directory: Path | str, *, now: float | Non
     with os.fdopen(tfd, "w", encoding="utf-8") as fh:
         fh.write(text)
     return jpath, tpath
-
-
-def export_session(runner: Any, configured_dir: Path | str | None = None, *, now: float | None = None) -> tuple[Path, Path]:
-    """Gather from `runner` and write into settings.export_dir (or data_dir()/exports)."""
-    return write_export(gather_from_runner(runner), export_dir(configured_dir), now=now)
