@@ -9,7 +9,6 @@ Everything that happens is passed to `listener` (the UI or the headless printer)
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import typing
 from collections import deque
@@ -557,10 +556,6 @@ _ENGINE_EVENTS = typing.get_args(Event)
 
 def _is_engine_event(obj: object) -> bool:
     return isinstance(obj, _ENGINE_EVENTS)
-
-
-def summary_line(summary: SessionSummary) -> str:
-    return json.dumps({"event": "summary", **summary.to_dict()}, ensure_ascii=False)
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Snapshots of the main screen (idle, running, ended; dark and light) at fixed sizes.
 
-The screen must not depend on timing here, so the link is scripted (tests/ui_fakes.py)
+The screen must not depend on timing here, so the link is scripted (ScriptedLink below)
 and the runner's clock is a settable fake; the behaviour tests in test_ui.py use the
 real BrowserLink against the sim in headless Chromium.
 """
