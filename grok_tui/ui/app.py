@@ -56,6 +56,7 @@ class GrokApp(App):
         Binding("t", "tabs", "Tab", id="tabs"),
         Binding("o", "open_downloads", "Files", id="open_downloads", show=False),
         Binding("b", "queue", "Queue", id="queue"),
+        Binding("h", "history", "History", id="history"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit", priority=True),
     ]
@@ -71,6 +72,7 @@ class GrokApp(App):
         "tabs": "show the matching page tabs",
         "open_downloads": "open the folder of saved videos (or copy its path)",
         "queue": "the batch queue: jobs (post x prompt) run one after another",
+        "history": "every recorded session: sort, filter (/), per prompt, charts; Enter for one",
         "help": "this help",
         "quit": "quit (the browser tab is left as it was)",
     }
@@ -101,6 +103,7 @@ class GrokApp(App):
         self.last_outcome: str | None = None
         self.last_export: tuple[Any, Any] | None = None
         self._view_pending = False
+        self._history: Any = None
         runner.listener = self._forward
         from ..batch_runner import BatchQueue
 
@@ -530,6 +533,16 @@ class GrokApp(App):
             return
         self.copy_to_clipboard(str(folder))
         self.notify(str(folder), title="Saved videos (path copied)")
+
+    def action_history(self) -> None:
+        from ..history import HistoryReader
+        from .history import HistoryScreen
+
+        if isinstance(self.screen, HistoryScreen):
+            return
+        if self._history is None:  # one reader: each opening reads only what was appended since
+            self._history = HistoryReader(self.store.history_path)
+        self.push_screen(HistoryScreen(self._history, opener=open_folder))
 
     async def action_quit(self) -> None:
         focused = self.focused

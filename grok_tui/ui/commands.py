@@ -27,6 +27,7 @@ class GrokCommands(Provider):
         auto = app.runner.engine.persistent.auto_retry_enabled
         yield "session: toggle auto-retry", f"Auto-retry is {'on' if auto else 'off'}", app.action_toggle_auto_retry
         yield "logs: export", "Write the session's log, attempts and summary to files", app.action_export
+        yield "history: open", "Every recorded session, per prompt, charts per day", app.action_history
         yield "prompt: edit", "Edit the prompt", app.action_edit_prompt
         if app.runner.link is not None and not phase.active:
             yield "prompt: capture from page", "Read the prompt from the page's editor", app.action_capture_prompt
