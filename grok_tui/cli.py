@@ -244,10 +244,12 @@ def _settings(ns: argparse.Namespace, code: int, **extra: Any):
 
 def _store():
     from .settings import state_dir
-    from .store import StateStore
+    from .store import StateError, StateStore
 
     try:
         store = StateStore(state_dir())
+    except StateError as exc:
+        raise _Fatal(str(exc), EXIT_CANNOT_START) from None
     except OSError as exc:
         raise _Fatal(f"The state folder {state_dir()} cannot be used ({exc.strerror or exc}).", EXIT_CANNOT_START) from None
     for w in store.warnings:

@@ -9,6 +9,7 @@ Everything that happens is passed to `listener` (the UI or the headless printer)
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import typing
 from collections import deque
@@ -27,6 +28,7 @@ from .engine.events import (
     LogLine,
     OptionsBlocked,
     Refused,
+    Restore,
     SessionEnded,
     SessionSummary,
     SetTitle,
@@ -38,7 +40,7 @@ from .browser.options import summary as options_summary
 from .browser.signals import OptionsDiffer, OptionsSeen, VideoUrl
 from .saving import SessionSaves
 from .settings import Settings
-from .store import StateStore
+from .store import StateStore, open_append
 
 MAX_LOG_LINES = 200
 
@@ -95,9 +97,7 @@ class LogBook:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at))
         self.path = self.directory / f"session-{stamp}-{int(started_at * 1000) % 1000:03d}.log"
-        import os
-
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = open_append(self.path)  # never through a planted symlink
         self._fh = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
 
     def add(self, line: LogLine) -> LogLine:
@@ -150,10 +150,6 @@ class SessionRunner:
             ),
             settings.timings(),
         )
-        last = store.persistent_for(None)
-        if last is not None:
-            self.engine.persistent.last_prompt_value = last.last_prompt_value
-            self.engine.persistent.original_media_id = last.original_media_id
         self.logbook = LogBook(store.directory / "logs")
         self.attached = False
         self.closed = False
@@ -174,6 +170,15 @@ class SessionRunner:
         self.session_options: dict | None = None  # the first attempt's generation options
         self.saves = SessionSaves(settings, self._fetch_video, emit=lambda obj: self.listener(obj), log=self._log, clock=clock)
         self._finishing: asyncio.Task | None = None
+        self._restored_for: str | None = None
+        self._restore(None)  # the last used settings until a post is attached
+
+    def _restore(self, post_id: str | None) -> None:
+        """Load the stored settings for `post_id` (else the last used) through the engine."""
+        self._restored_for = post_id
+        stored = self.store.restore_for(post_id, self.settings)
+        if stored is not None:
+            self._execute(self.engine.handle(Restore(stored), self.clock()))
 
     # ------------------------------------------------------------ wiring
 
@@ -229,6 +234,9 @@ class SessionRunner:
         self.link, self.info, self.attached = link, info, True
         url = getattr(info, "url", None) or getattr(getattr(info, "identity", None), "url", None)
         self.engine.timings = self.settings.timings(url)
+        post_id, _ = self.identity()
+        if post_id and post_id != self._restored_for and not self.engine.phase.active:
+            self._restore(post_id)
         if url and self.engine.timings.cooldown_s > self.settings.cooldown_s:
             self._log("WARN", f"the page is not local: cooldown and next-video delay raised to {self.engine.timings.cooldown_s:g} s")
         self.listener(LinkState(True, "attached", info))
@@ -380,7 +388,12 @@ class SessionRunner:
 
     def _open_session_log(self) -> None:
         """Every line of this session goes to its own file (the full log for export)."""
-        self.logbook.new_session(self.engine.started_at or self.clock())
+        try:
+            self.logbook.new_session(self.engine.started_at or self.clock())
+        except OSError as exc:  # the session goes on; only its log file is missing
+            self.logbook.path = None
+            self._log("ERROR", f"could not open the session log file: {exc.strerror or exc}")
+            return
         for line in self.engine.session.logs:
             self.logbook.write(line)
 
@@ -439,9 +452,12 @@ class SessionRunner:
                 attemptsDetail=[a.to_dict() for a in self.engine.session.attempt_progress],
                 **self.record_extra,
             )
-            self.store.save_persistent(self.engine.persistent, post_id)
         except OSError as exc:
             self._log("ERROR", f"could not write the session history: {exc.strerror or exc}")
+        try:
+            self.store.save_persistent(self.engine.persistent, post_id)
+        except OSError as exc:
+            self._log("ERROR", f"could not save the settings: {exc.strerror or exc}")
         self.logbook.close()  # the session's file is complete; its path stays for export
         rec = SessionRecorded(summary, record, str(self.logbook.path) if self.logbook.path else None)
         self.records.append(rec)

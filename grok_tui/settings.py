@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
+import errno
 import os
+import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from .browser.endpoint import is_loopback_host
 from .engine import Timings
@@ -23,6 +24,8 @@ from .engine import Timings
 APP_NAME = "grok-tui"
 # Against grok.com (any page that is not on this machine) the pace cannot go below this.
 GROK_MIN_PACE_S = 8.0
+# Only regular files under this size are read as the config file.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class SettingsError(Exception):
@@ -45,6 +48,70 @@ def state_dir() -> Path:
 
 def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The config file's settings ({} when there is none). Raises SettingsError (one sentence)
+    for anything else than a regular UTF-8 TOML file under 1 MB naming known settings."""
+    try:
+        st = os.stat(path)  # follows a link: a config kept in a dotfiles folder is fine
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SettingsError(f"The config file {path} cannot be read ({exc.strerror or exc}).") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise SettingsError(f"The config file {path} is a folder, not a file.")
+    if not stat.S_ISREG(st.st_mode):
+        raise SettingsError(f"The config file {path} is not a regular file (a pipe or a device?); only regular files are read.")
+    too_big = SettingsError(
+        f"The config file {path} is larger than {MAX_CONFIG_BYTES // 1024} KB; only config files under 1 MB are read."
+    )
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise too_big
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped since the stat above
+                raise OSError(errno.EINVAL, "not a regular file")
+            raw = os.read(fd, MAX_CONFIG_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise SettingsError(f"The config file {path} cannot be read ({exc.strerror or exc}).") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise too_big
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"The config file {path} is not valid UTF-8 text (bad byte at offset {exc.start}).") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"The config file {path} is not valid TOML ({exc}); fix or remove it.") from None
+    except RecursionError:
+        raise SettingsError(f"The config file {path} nests arrays or tables too deeply to be read.") from None
+    known = list(Settings.model_fields)
+    for key in data:
+        if key not in Settings.model_fields:
+            near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {near[0]}?)" if near else f"; known settings: {', '.join(known)}"
+            raise SettingsError(f"The config file {path} has an unknown setting {key!r}{hint}.")
+    return data
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """The TOML config file, read once through `read_config` (pydantic-settings' own TOML
+    source would open a FIFO, read any size and crash on bad UTF-8 or deep nesting)."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self._data = read_config(config_file())
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
 
 
 class Settings(BaseSettings):
@@ -116,6 +183,34 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown selector name(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_SELECTORS)}")
         return v
 
+    _pinned: frozenset[str] | None = PrivateAttr(default=None)
+
+    @field_validator("cdp_port", "max_retries", "video_goal", mode="before")
+    @classmethod
+    def _strict_int(cls, v: Any) -> Any:
+        # Counts are whole numbers: a bool (True is 1 to Python) or a float is refused, not coerced.
+        if isinstance(v, (bool, float)):
+            raise PydanticCustomError("int_type", "Input should be a valid integer")
+        return v
+
+    @field_validator("cooldown_s", "next_video_delay_s", "session_timeout_s", "tab_wait_s", mode="before")
+    @classmethod
+    def _no_bool_number(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise PydanticCustomError("float_type", "Input should be a valid number")
+        return v
+
+    @field_validator("auto_retry", "allow_remote_cdp", mode="before")
+    @classmethod
+    def _strict_bool(cls, v: Any) -> Any:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            raise PydanticCustomError("bool_parsing", "Input should be a valid boolean")
+        return v
+
+    def pinned(self) -> frozenset[str]:
+        """Settings given by a flag or the environment: they win over values stored per post."""
+        return self._pinned if self._pinned is not None else frozenset(self.model_fields_set)
+
     @field_validator("cdp_host")
     @classmethod
     def _host_not_empty(cls, v: str) -> str:
@@ -133,7 +228,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
 
     # ------------------------------------------------------------------
 
@@ -219,10 +314,14 @@ def describe_error(exc: ValidationError) -> str:
     value = err.get("input")
     env = f"GROK_TUI_{name.upper()}"
     kind = err.get("type", "")
-    if kind in _RANGE_MESSAGES or kind in ("int_parsing", "float_parsing", "int_from_float"):
-        want = {"int_parsing": "a whole number", "int_from_float": "a whole number", "float_parsing": "a number"}.get(
-            kind, "a number"
-        )
+    if kind in _RANGE_MESSAGES or kind in ("int_parsing", "float_parsing", "int_from_float", "int_type", "float_type"):
+        want = {
+            "int_parsing": "a whole number",
+            "int_from_float": "a whole number",
+            "int_type": "a whole number",
+            "float_parsing": "a number",
+            "float_type": "a number",
+        }.get(kind, "a number")
         if Settings.model_fields.get(name) and Settings.model_fields[name].annotation is int:
             want = "a whole number"
         return f"{name} (flag {flag_of(name)}, env {env}) must be {want}{_field_range(name)}, not {value!r}."
@@ -235,18 +334,23 @@ def describe_error(exc: ValidationError) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Build settings with `overrides` (command-line flags, None = not given) on top. Raises SettingsError."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    path = config_file()
-    if path.exists():
-        try:
-            with path.open("rb") as fh:
-                tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise SettingsError(f"The config file {path} is not valid TOML ({exc}); fix or remove it.") from None
-        except OSError as exc:
-            raise SettingsError(f"The config file {path} cannot be read ({exc.strerror}).") from None
     try:
         settings = Settings(**given)
     except ValidationError as exc:
         raise SettingsError(describe_error(exc)) from None
+    except SourceError as exc:  # an environment value pydantic-settings could not parse (JSON)
+        raise SettingsError(_describe_source_error(exc)) from None
+    env = {k.lower() for k in os.environ}
+    from_env = {name for name in Settings.model_fields if f"grok_tui_{name}" in env}
+    settings._pinned = frozenset(given) | frozenset(from_env)
     settings.check_host()
     return settings
+
+
+def _describe_source_error(exc: Exception) -> str:
+    m = re.search(r'field "(\w+)"', str(exc))
+    name = m.group(1) if m else None
+    if name is None:
+        return f"A GROK_TUI_ environment variable could not be read ({str(exc)[:120]})."
+    example = {"keymap": '{"start": "f5"}', "selectors": '{"generate": "button.make"}'}.get(name, "a JSON value")
+    return f"GROK_TUI_{name.upper()} is not valid JSON; give an object such as {example}."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import select
@@ -96,7 +95,9 @@ def test_tui_sigterm_mid_session_records_cancelled_and_next_start_shows_it():
         term.proc.send_signal(signal.SIGTERM)
         term.proc.wait(15)
         out = term.read(0.5)
-        assert term.proc.returncode in (0, 130, 143, -15) or term.proc.returncode is not None
+        # SIGTERM quits through the app's handler (unmount records the session): a clean exit,
+        # not death by the signal (-15) nor an error code
+        assert term.proc.returncode == 0
         assert "Traceback" not in out
         hist = StateStore(state_dir()).history()
         assert len(hist) == 1
@@ -126,5 +127,7 @@ def test_tui_refuses_bad_theme_with_one_sentence():
     )
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
-    assert "no-such-theme" in p.stderr and "grok-dark" in p.stderr and "grok-light" in p.stderr
-    json.dumps(p.stderr)
+    # one sentence naming the bad theme and the valid ones
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("grok-tui: "), p.stderr
+    assert "no-such-theme" in lines[0] and "grok-dark" in lines[0] and "grok-light" in lines[0]

@@ -143,17 +143,6 @@ class PersistentData:
             "originalMediaId": self.original_media_id,
         }
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "PersistentData":
-        return cls(
-            max_retries=int(data.get("maxRetries", 3)),
-            auto_retry_enabled=bool(data.get("autoRetryEnabled", True)),
-            last_prompt_value=str(data.get("lastPromptValue", "")),
-            video_goal=int(data.get("videoGoal", 1)),
-            video_group=[str(x) for x in data.get("videoGroup", [])],
-            original_media_id=data.get("originalMediaId"),
-        )
-
 
 def check_limit(name: str, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not LIMIT_MIN <= value <= LIMIT_MAX:
