@@ -30,7 +30,11 @@ def rig():
 
 def run_cli(rig, *extra: str, env: dict | None = None, wrap: list[str] | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "grok_tui", "run", "--no-ui", "--cdp-port", str(rig.chrome.port), *SEED_FLAGS, *extra]
-    return subprocess.run([*(wrap or []), *cmd], env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120)
+    # wrapped in a new mount namespace, run from "/" (the caller's folder may not resolve there)
+    cwd = "/" if wrap else None
+    return subprocess.run(
+        [*(wrap or []), *cmd], env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120, cwd=cwd
+    )
 
 
 def summary_of(p: subprocess.CompletedProcess) -> dict:
