@@ -187,7 +187,7 @@ def test_a_symlinked_history_is_refused_by_the_cli(rig, tmp_path):
 
 def shown_post(rig) -> str:
     """The post the tab shows now (a success moves the tab to the new video's post)."""
-    from grok_tui.browser.cdp import discover
+    from grok_tui.browser.endpoint import discover
     from grok_tui.browser.link import post_id_from_url
 
     _, targets = discover(port=rig.chrome.port)
@@ -229,7 +229,8 @@ def fresh_page(rig) -> None:
     """Load the sim's post page anew: an empty editor (earlier tests typed into it)."""
     import time
 
-    from grok_tui.browser.cdp import CdpSession, discover
+    from grok_tui.browser.cdp import CdpSession
+    from grok_tui.browser.endpoint import discover
 
     _, targets = discover(port=rig.chrome.port)
     page = CdpSession([t for t in targets if "/imagine/post/" in t.get("url", "")][0])
