@@ -56,8 +56,31 @@ function __first(sels) {
 function __isText(el) { return el.tagName === "TEXTAREA" || el.tagName === "INPUT"; }
 function __read(el) {
   if (__isText(el)) return el.value;
-  var t = (el.innerText || "").replace(/\u00a0/g, " ");
-  return t;
+  // A rich editor's text the way ProseMirror / tiptap serialise it: one line per paragraph
+  // (block) or hard break, joined by "\n". innerText would add a blank line between
+  // paragraphs, so a multi-line prompt read back longer than it was written.
+  var out = [], cur = null;
+  function flush() { if (cur !== null) out.push(cur); cur = null; }
+  function walk(n) {
+    if (n.nodeType === 3) {
+      var parts = n.data.split("\n");
+      for (var i = 0; i < parts.length; i++) { if (i) flush(); cur = (cur || "") + parts[i]; }
+      return;
+    }
+    if (n.nodeType !== 1) return;
+    if (n.tagName === "BR") {
+      // a trailing <br> only keeps an empty block open; any other is a line break
+      if (n.nextSibling || n.parentNode === el) { cur = cur || ""; flush(); } else cur = cur || "";
+      return;
+    }
+    var block = /^(P|DIV|LI|H[1-6]|PRE|BLOCKQUOTE)$/.test(n.tagName);
+    if (block) flush();
+    for (var c = n.firstChild; c; c = c.nextSibling) walk(c);
+    if (block) { cur = cur || ""; flush(); }
+  }
+  for (var c = el.firstChild; c; c = c.nextSibling) walk(c);
+  flush();
+  return out.join("\n").replace(/\u00a0/g, " ");
 }
 function __selectAll(el) {
   if (__isText(el)) { el.select(); return; }
