@@ -305,6 +305,8 @@ class SessionRunner:
         Returns the target to attach to and, when it was picked here, how many tabs matched."""
         several = 0
         if target_id is None:
+            if not hasattr(link, "list_tabs"):
+                return None, 0
             tabs = await asyncio.to_thread(link.list_tabs)
             if not tabs:
                 return None, 0  # attach() says there is no matching tab, in its own words
@@ -344,6 +346,9 @@ class SessionRunner:
         """Seconds this click must still wait: against a non-local page, never within 8 s of the last click or outcome."""
         if not self._page_url or is_local_url(self._page_url):
             return 0.0
+        t = self.engine.timings
+        if t.cooldown_s >= GROK_MIN_PACE_S and t.next_video_delay_s >= GROK_MIN_PACE_S:
+            return 0.0  # the engine already paces this page at the floor (from its clock)
         marks = [t for t in (self._last_click_at, self._last_resolved_at) if t is not None]
         return max(0.0, max(marks) + GROK_MIN_PACE_S - self.clock()) if marks else 0.0
 

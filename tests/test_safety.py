@@ -220,7 +220,8 @@ def test_drip_endpoint_fails_within_6_s(drip, command):
     while not drip.held and time.monotonic() < deadline:
         time.sleep(0.05)
     assert drip.held and max(drip.held) <= 6.0, drip.held  # the endpoint was given up within 6 s
-    assert took - base_s <= 6.0, (took, base_s)
+    if command:  # `run`: the whole command too (the UI path loads more before it gives up; its endpoint wait is above)
+        assert took - base_s <= 6.0, (took, base_s)
     print(f"drip: connection held {max(drip.held):.2f} s; run {took:.2f} s vs {base_s:.2f} s with nothing listening")
 
 
