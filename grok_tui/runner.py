@@ -9,7 +9,6 @@ Everything that happens is passed to `listener` (the UI or the headless printer)
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 import time
