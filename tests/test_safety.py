@@ -103,7 +103,7 @@ async def test_ui_runner_watches_read_only_when_the_tab_is_held(rigs):
 async def test_no_query_string_in_any_output(rigs):
     from grok_tui.browser.launcher import launch_chrome
     from grok_tui.sim import SimSite
-    from grok_tui.ui.export import export_session
+    from grok_tui.ui.export import gather_from_runner, write_export
 
     from browser_rig import Rig
 
@@ -119,7 +119,7 @@ async def test_no_query_string_in_any_output(rigs):
         for f in state_dir().rglob("*"):
             if f.is_file():
                 assert SECRET not in f.read_text(errors="replace"), f
-        j, t = export_session(runner, state_dir() / "exports")
+        j, t = write_export(gather_from_runner(runner), state_dir() / "exports")
         assert SECRET not in j.read_text() and SECRET not in t.read_text()
         await runner.close()
         # the "no matching tab" sentence lists the open tabs' URLs: without their queries

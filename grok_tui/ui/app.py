@@ -258,7 +258,10 @@ class GrokApp(App):
 
     @on(m.RunnerLog)
     def _on_log(self, msg: m.RunnerLog) -> None:
-        self.query_one(LogPane).add(msg.line)
+        panes = self.query(LogPane)  # none while the app shuts down (the runner may still log its close)
+        if not panes:
+            return
+        panes.first().add(msg.line)
         self.schedule_view()  # every engine change logs a line (auto-retry, reset, ...)
 
     @on(m.TitleChanged)
