@@ -214,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except _Fatal as exc:
-        print(f"grok-tui: {exc}", file=sys.stderr)
+        from .redact import redact
+
+        print(f"grok-tui: {redact(str(exc))}", file=sys.stderr)
         return exc.code
 
 
@@ -335,6 +337,12 @@ def summary_additions(summary) -> dict:
     return out
 
 
+def strip_url(url: object) -> str:
+    from .sanitize import strip_url as strip
+
+    return strip(url)
+
+
 def _iso(t: float) -> str:
     import datetime as dt
 
@@ -351,7 +359,7 @@ def _info_dict(info: Any) -> dict:
             v = getattr(info.identity, key, None)
         if v is not None:
             camel = {"post_id": "postId", "media_id": "mediaId"}.get(key, key)
-            out[camel] = v
+            out[camel] = strip_url(v) if key == "url" else v
     return out
 
 
@@ -364,14 +372,16 @@ def _link_factory():
 async def run_headless(settings, store, prompt: str | None, printer: JsonPrinter | None = None, link_factory=None) -> int:
     from .browser.cdp import BrowserError
     from .engine.events import UserCancel
+    from .redact import redact
     from .runner import SessionRunner
+    from .tablock import TabBusy
 
     printer = printer or JsonPrinter()
     runner = SessionRunner(settings, store, link_factory or _link_factory(), listener=printer, interactive=False)
     try:
         await runner.attach()
-    except BrowserError as exc:
-        print(f"grok-tui: {exc}", file=sys.stderr)
+    except (BrowserError, TabBusy) as exc:
+        print(f"grok-tui: {redact(str(exc))}", file=sys.stderr)
         await runner.close()
         return EXIT_CANNOT_START
     loop = asyncio.get_running_loop()
@@ -432,7 +442,7 @@ def _run_app(settings, store, *, demo_autostart: bool = False, prompt: str | Non
     from .runner import SessionRunner
     from .ui.app import GrokApp
 
-    runner = SessionRunner(settings, store, _link_factory())
+    runner = SessionRunner(settings, store, _link_factory(), on_busy="watch")
     if prompt:
         runner.engine.persistent.last_prompt_value = prompt
     app = GrokApp(settings, store, runner, attach=True, demo_autostart=demo_autostart)

@@ -1,8 +1,10 @@
-"""Keep secrets out of logs and exports: cookies, Authorization headers, tokens."""
+"""Keep secrets out of logs and exports: cookies, Authorization headers, tokens, URL queries."""
 
 from __future__ import annotations
 
 import re
+
+from .sanitize import strip_urls
 
 _PATTERNS = [
     # header-like "name: value" / "name=value" for secret-bearing names
@@ -20,9 +22,11 @@ _COOKIE_HEADER = re.compile(r"(?i)\b(cookie|set-cookie)(\"?\s*:\s*\"?)[^\n\"]*")
 
 
 def redact(text: str) -> str:
-    """Replace secret values with [redacted]; the rest of the text stays."""
+    """Replace secret values with [redacted] and drop URL queries; the rest of the text stays."""
     if not text:
         return text
+    # a URL's query string and fragment can carry tokens (?access_token=...): never shown
+    text = strip_urls(text)
     # a cookie header's whole value: every pair in it may be a credential
     text = _COOKIE_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
     # bearer/basic credentials first: the header rule would otherwise take "Bearer" as the value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import typing
 from collections import deque
@@ -39,10 +40,24 @@ from .redact import redact
 from .browser.options import summary as options_summary
 from .browser.signals import OptionsDiffer, OptionsSeen, VideoUrl
 from .saving import SessionSaves
-from .settings import Settings
+from .settings import GROK_MIN_PACE_S, Settings, is_local_url
 from .store import StateStore, open_append
+from .tablock import TabBusy, TabLock
 
 MAX_LOG_LINES = 200
+MAX_PAGE_NOTICES = 20  # unique page notices logged per session; the rest are counted
+MAX_BACKLOG = 500  # link events of lesser weight waiting for the loop; beyond it they are dropped and counted
+# Latest wins: a newer one of these replaces the one still waiting (a page can emit them in a loop).
+COALESCED = frozenset({"TabChanged", "RouteChanged", "SignalStats"})
+# Dropped first when the loop falls behind; outcomes, clicks and disconnects never are.
+DROPPABLE = frozenset({"LinkLog", "PageNotice", "AttemptProgress"})
+
+
+@dataclass(frozen=True)
+class _Latest:
+    """Queue marker: process the newest waiting event of this kind."""
+
+    kind: str
 
 
 # ---------------------------------------------------------------- notifications out
@@ -134,8 +149,23 @@ class SessionRunner:
         listener: Listener | None = None,
         clock: Callable[[], float] = time.time,
         interactive: bool = True,
+        on_busy: str = "fail",
     ) -> None:
         self.settings = settings
+        # Another grok-tui holds the tab: "fail" raises TabBusy (headless), "watch" attaches read-only (UI).
+        self.on_busy = on_busy
+        self.read_only: str | None = None  # why this runner only watches, when it does
+        self._tab_lock: TabLock | None = None
+        self._page_url: str | None = None
+        self._last_click_at: float | None = None
+        self._last_resolved_at: float | None = None
+        self._notices: set[str] = set()
+        self._notices_dropped = 0
+        self._inbox = threading.Lock()
+        self._latest: dict[str, object] = {}
+        self._backlog = 0
+        self.coalesced = 0  # events replaced by a newer one of their kind before the loop saw them
+        self.dropped = 0  # events dropped because the loop was MAX_BACKLOG behind
         self.store = store
         self.link_factory = link_factory
         self.listener = listener or (lambda _obj: None)
@@ -191,10 +221,28 @@ class SessionRunner:
         self.submit(obj)
 
     def submit(self, obj: object) -> None:
-        """Thread-safe: hand an engine event or a link event to the loop."""
+        """Thread-safe: hand an engine event or a link event to the loop.
+
+        Bounded: route/tab/stats events are coalesced (latest wins) and at most MAX_BACKLOG
+        lesser events (logs, notices, progress) wait; the excess is dropped and counted.
+        """
         loop, queue = self._loop, self._queue
         if loop is None or queue is None or loop.is_closed():
             return
+        kind = type(obj).__name__
+        with self._inbox:
+            if kind in COALESCED:
+                waiting = kind in self._latest
+                self._latest[kind] = obj
+                if waiting:
+                    self.coalesced += 1
+                    return
+                obj = _Latest(kind)
+            elif kind in DROPPABLE:
+                if self._backlog >= MAX_BACKLOG:
+                    self.dropped += 1
+                    return
+                self._backlog += 1
         try:
             loop.call_soon_threadsafe(queue.put_nowait, obj)
         except RuntimeError:
@@ -230,17 +278,78 @@ class SessionRunner:
             **extra,
         )
         self.link = link
-        info = await (asyncio.to_thread(link.attach, target_id) if target_id else asyncio.to_thread(link.attach))
+        target_id = target_id or (self._tab_lock.target_id if self._tab_lock else None)
+        target_id, several = await self._claim(link, target_id)
+        try:
+            info = await (asyncio.to_thread(link.attach, target_id) if target_id else asyncio.to_thread(link.attach))
+        except BaseException:
+            if self._tab_lock is not None and self._tab_lock.target_id == target_id and not self.attached:
+                self._release_lock()
+            raise
         self.link, self.info, self.attached = link, info, True
         url = getattr(info, "url", None) or getattr(getattr(info, "identity", None), "url", None)
-        self.engine.timings = self.settings.timings(url)
+        self._apply_pace(url)
         post_id, _ = self.identity()
         if post_id and post_id != self._restored_for and not self.engine.phase.active:
             self._restore(post_id)
-        if url and self.engine.timings.cooldown_s > self.settings.cooldown_s:
-            self._log("WARN", f"the page is not local: cooldown and next-video delay raised to {self.engine.timings.cooldown_s:g} s")
-        self.listener(LinkState(True, "attached", info))
+        self.listener(LinkState(True, "attached" if not self.read_only else "watching read-only", info))
+        if several > 1:
+            url = getattr(getattr(info, "identity", None), "url", "")
+            self._log("WARN", f"{several} tabs match {self.settings.tab!r}; using the first: {url}")
         return info
+
+    async def _claim(self, link: Any, target_id: str | None) -> tuple[str | None, int]:
+        """Lock the tab before anything is installed on it: one controller per tab.
+
+        Returns the target to attach to and, when it was picked here, how many tabs matched."""
+        several = 0
+        if target_id is None:
+            if not hasattr(link, "list_tabs"):
+                return None, 0
+            tabs = await asyncio.to_thread(link.list_tabs)
+            if not tabs:
+                return None, 0  # attach() says there is no matching tab, in its own words
+            target_id, several = str(tabs[0]["id"]), len(tabs)
+        if self._tab_lock is not None and self._tab_lock.target_id == target_id:
+            return target_id, several
+        try:
+            lock = TabLock.acquire(self.store.directory / "locks", target_id)
+        except TabBusy as busy:
+            if self.on_busy != "watch":
+                raise
+            self._release_lock()
+            self.read_only = str(busy).split(";")[0] + "; watching read-only."
+            return target_id, several
+        except OSError as exc:
+            raise TabBusy(target_id, {"pid": "?", "command": f"lock folder unusable: {exc.strerror or exc}"}) from None
+        self._release_lock()
+        self._tab_lock, self.read_only = lock, None
+        return target_id, several
+
+    def _release_lock(self) -> None:
+        lock, self._tab_lock = self._tab_lock, None
+        if lock is not None:
+            lock.release()
+
+    def _apply_pace(self, url: str | None) -> None:
+        """The pacing floor follows the page: computed on every attach and route change (and at each click)."""
+        if not url:
+            return
+        self._page_url = url
+        before = self.engine.timings
+        self.engine.timings = self.settings.timings(url)
+        if self.engine.timings.cooldown_s > before.cooldown_s and self.engine.timings.cooldown_s > self.settings.cooldown_s:
+            self._log("WARN", f"the page is not local: cooldown and next-video delay raised to {self.engine.timings.cooldown_s:g} s")
+
+    def _click_floor_wait(self) -> float:
+        """Seconds this click must still wait: against a non-local page, never within 8 s of the last click or outcome."""
+        if not self._page_url or is_local_url(self._page_url):
+            return 0.0
+        t = self.engine.timings
+        if t.cooldown_s >= GROK_MIN_PACE_S and t.next_video_delay_s >= GROK_MIN_PACE_S:
+            return 0.0  # the engine already paces this page at the floor (from its clock)
+        marks = [t for t in (self._last_click_at, self._last_resolved_at) if t is not None]
+        return max(0.0, max(marks) + GROK_MIN_PACE_S - self.clock()) if marks else 0.0
 
     def start_loop(self) -> asyncio.Task:
         self._loop = asyncio.get_running_loop()
@@ -270,6 +379,7 @@ class SessionRunner:
                 pass
         if link is not None:
             await asyncio.to_thread(_quietly, link.close)
+        self._release_lock()
         self.logbook.close()
 
     # ------------------------------------------------------------ user intents
@@ -285,6 +395,9 @@ class SessionRunner:
 
     async def start_session(self, prompt: str | None = None, **kw: Any) -> None:
         """Start with `prompt`, else the page's editor text, else the stored last prompt."""
+        if self.read_only:
+            self.listener(Refused(self.read_only.replace("watching read-only.", "this window only watches.")))
+            return
         if prompt is None:
             try:
                 prompt = await self.capture_prompt()
@@ -327,6 +440,11 @@ class SessionRunner:
 
     def _process(self, item: object) -> None:
         now = self.clock()
+        with self._inbox:
+            if isinstance(item, _Latest):
+                item = self._latest.pop(item.kind, None)
+            elif type(item).__name__ in DROPPABLE:
+                self._backlog -= 1
         if item is None:
             commands = self.engine.advance(now)
         elif _is_engine_event(item):
@@ -334,6 +452,8 @@ class SessionRunner:
             if isinstance(item, StartSession):
                 self._last_progress.clear()
                 self._announced = None  # attempt numbers start again at 1 in every session
+                self._notices.clear()
+                self._notices_dropped = 0
             commands = self.engine.handle(item, now)  # type: ignore[arg-type]
             self._after_event(item, before)
         else:
@@ -380,6 +500,7 @@ class SessionRunner:
         a = self.engine.current
         if a is not None and a.resolved and self._announced != a.number:
             self._announced = a.number
+            self._last_resolved_at = self.clock()
             self.listener(AttemptUpdate("resolved", a.to_dict()))
             if a.outcome == "success":
                 self.saves.on_success(a.number, a.video_id, self.engine.session.retry_count)
@@ -442,6 +563,8 @@ class SessionRunner:
         if self.session_options is not None:
             summary.extra["options"] = self.session_options
         post_id, _ = self.identity()
+        if self._notices_dropped:
+            self._log("INFO", f"{self._notices_dropped} more page notices were not logged (at most {MAX_PAGE_NOTICES} per session)")
         record: dict = {}
         try:
             record = self.store.append_history(
@@ -472,6 +595,11 @@ class SessionRunner:
             return
 
         async def run() -> None:
+            wait = self._click_floor_wait()
+            if wait > 0:
+                self._log("INFO", f"attempt {cmd.attempt}: the page is not local; click held {wait:.1f} s (the {GROK_MIN_PACE_S:g} s floor)")
+                await asyncio.sleep(wait)
+            self._last_click_at = self.clock()
             try:
                 await asyncio.to_thread(link.execute_click, cmd)
             except Exception as exc:
@@ -502,6 +630,11 @@ class SessionRunner:
         if name == "LinkLog":
             self._log(getattr(ev, "level", "INFO"), getattr(ev, "message", ""))
             return
+        if name == "PageNotice":
+            self._page_notice(str(getattr(ev, "text", "")))
+            return
+        if name == "TabChanged":
+            self._apply_pace(getattr(getattr(ev, "identity", None), "url", None))
         if name == "Disconnected":
             reason = getattr(ev, "reason", "disconnected")
             if not self.attached:
@@ -525,6 +658,18 @@ class SessionRunner:
             else:
                 self._log("WARN", f"attempt {ev.attempt}: generation options changed ({ev.changes}); sent anyway (allow_option_change)")
         self.listener(ev)
+
+    def _page_notice(self, text: str) -> None:
+        """A toast that is neither a moderation nor a rate limit: logged once each, at most 20 per session."""
+        if text in self._notices:
+            return
+        if len(self._notices) >= MAX_PAGE_NOTICES:
+            if not self._notices_dropped:
+                self._log("WARN", f"more than {MAX_PAGE_NOTICES} different page notices this session; the rest are counted, not logged")
+            self._notices_dropped += 1
+            return
+        self._notices.add(text)
+        self._log("INFO", f"page notice: {text}")
 
     async def _reconnect(self, reason: str) -> None:
         """Wait up to tab_wait_s for the tab to come back, then end the session.

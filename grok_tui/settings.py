@@ -211,6 +211,13 @@ class Settings(BaseSettings):
         """Settings given by a flag or the environment: they win over values stored per post."""
         return self._pinned if self._pinned is not None else frozenset(self.model_fields_set)
 
+    @field_validator("tab")
+    @classmethod
+    def _tab_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("tab cannot be empty: it must name the Grok post tab (e.g. grok.com/imagine), or any tab would do")
+        return v
+
     @field_validator("cdp_host")
     @classmethod
     def _host_not_empty(cls, v: str) -> str:

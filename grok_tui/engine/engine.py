@@ -586,6 +586,9 @@ class SessionEngine:
         if a is not None and not a.resolved:
             a.outcome = attempt_outcome or "cancelled"
             a.ended_at = self._now
+            if a.clicked_at is not None and a.outcome != "rate_limited":
+                # its generation request was seen (ClickSent): that is a paid generation, whatever follows
+                s.credits_used += 1
         self._pending = None
         self._timeout_at = None
         summary = SessionSummary(

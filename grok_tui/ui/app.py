@@ -196,6 +196,8 @@ class GrokApp(App):
                 self.link_attached, self.link_detail = False, "not attached"
                 self.notify(str(exc) or type(exc).__name__, title="Not attached to Chrome", severity="error", timeout=15)
                 self.refresh_view()
+        if runner.read_only:  # another grok-tui controls the tab: this window only watches
+            self.notify(runner.read_only, title="Read-only", severity="warning", timeout=15)
         runner.start_loop()
         if self.demo_autostart and runner.attached:
             await self._start_session()
@@ -256,7 +258,10 @@ class GrokApp(App):
 
     @on(m.RunnerLog)
     def _on_log(self, msg: m.RunnerLog) -> None:
-        self.query_one(LogPane).add(msg.line)
+        panes = self.query(LogPane)  # none while the app shuts down (the runner may still log its close)
+        if not panes:
+            return
+        panes.first().add(msg.line)
         self.schedule_view()  # every engine change logs a line (auto-retry, reset, ...)
 
     @on(m.TitleChanged)
