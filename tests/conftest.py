@@ -23,3 +23,20 @@ def pytest_sessionfinish(session, exitstatus):
     if reporter is not None and reporter.stats.get("skipped") and session.exitstatus == 0:
         reporter.write_line("FAILED: tests were skipped; a skipped test did not pass.", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture
+def rigs():
+    """A factory of simulated sites with a headless Chromium on each (`browser_rig.make_rig`); all closed after the test."""
+    from browser_rig import make_rig
+
+    made = []
+
+    def factory(*a, **kw):
+        rig = make_rig(*a, **kw)
+        made.append(rig)
+        return rig
+
+    yield factory
+    for rig in made:
+        rig.close()

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from browser_rig import make_rig
+
 from grok_tui.batch import Manifest, manifest_path
 from grok_tui.batch_headless import BatchPrinter, run_batch_headless
 from grok_tui.engine.events import SessionSummary
@@ -21,20 +21,6 @@ from grok_tui.settings import state_dir
 from grok_tui.store import StateStore
 
 SEED_KEYS = list(SessionSummary.SEED_FIELDS)
-
-
-@pytest.fixture
-def rigs():
-    made = []
-
-    def factory(*a, **kw):
-        rig = make_rig(*a, **kw)
-        made.append(rig)
-        return rig
-
-    yield factory
-    for rig in made:
-        rig.close()
 
 
 def two_posts(rig):

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from browser_rig import run_session
-from test_run_headless import rigs  # noqa: F401  (the fixture)
 
 PROMPT = "a red fox running through snow, slow motion, cinematic"
 

@@ -10,27 +10,13 @@ import time
 
 import pytest
 
-from browser_rig import make_rig, run_session
+from browser_rig import run_session
 
 PROMPT = 'a "quoted" prompt — é 日本 🎬'
 SEED_KEYS = [
     "outcome", "completedVideos", "videoGoal", "retriesAttempted", "maxRetries",
     "creditsUsed", "layer1Failures", "layer2Failures", "layer3Failures", "endedAt",
 ]
-
-
-@pytest.fixture
-def rigs():
-    made = []
-
-    def factory(*a, **kw):
-        rig = make_rig(*a, **kw)
-        made.append(rig)
-        return rig
-
-    yield factory
-    for rig in made:
-        rig.close()
 
 
 def summary_of(lines):
