@@ -32,6 +32,7 @@ from .guard import OptionsGuard
 from .network import GenerationWatch
 from .observer import SignalGate, merge_selectors
 from .page import Page, media_id_from_src, post_id_from_url
+from .probe import Probe, ProbeReport
 from .signals import AttachInfo, Attached, AwaitingPermission, Disconnected, TabIdentity, TabsChanged
 from .tabs import Tabs
 
@@ -271,6 +272,13 @@ class BrowserLink:
     def button_cover(self) -> str | None:
         """None when nothing covers the generate button, else a sentence naming what does (blocking)."""
         return self.actions.button_cover()
+
+    def probe(self, *, write_test: bool = True, skip_reason: str = "") -> ProbeReport:
+        """Check the attached page for every signal a session needs (blocking; `grok-tui doctor`, "page: check").
+
+        `write_test`: write a marker into the editor and put the user's text back exactly (nothing is sent).
+        """
+        return Probe(self.page, self.dom, self.network).run(write_test=write_test, skip_reason=skip_reason)
 
     def open_post(self, url: str | None, wait_s: float = 10.0) -> OpenedPost:
         """Send the chosen tab to `url` (a post on its own origin; None: stay) and wait for the composer (blocking)."""

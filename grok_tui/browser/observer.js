@@ -128,7 +128,7 @@
 
   function storeNow() {
     var raw = null;
-    try { raw = window.sessionStorage.getItem("useMediaStore"); } catch (e) { raw = null; }
+    try { raw = window.sessionStorage.getItem(S.storeKey || "useMediaStore"); } catch (e) { raw = null; }
     return raw;
   }
 

@@ -42,6 +42,7 @@ DEFAULT_SELECTORS: dict[str, object] = {
     "videoBlockers": 'img[alt="Moderated"], img[alt="Loading"]',
     "sourceImage": ['img[src*="imagine-public/images/"]'],
     "preferredVideo": "video#sd-video",
+    "storeKey": "useMediaStore",  # the sessionStorage key of Grok's own media store (a name, not a selector)
 }
 
 MODERATION_TEXTS = ("content moderated", "content was moderated", "violates our guidelines", "try a different idea")
