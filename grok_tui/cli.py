@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_CANCELLED, EXIT_CANNOT_START = 0, 1, 2, 3
 OUTCOME_EXIT = {"success": EXIT_SUCCESS, "failure": EXIT_FAILURE, "cancelled": EXIT_CANCELLED}
-COMMANDS = ("tui", "run", "batch", "demo", "sim", "chrome", "history")
+COMMANDS = ("tui", "run", "batch", "demo", "sim", "chrome", "history", "doctor")
 DEMO_SCRIPT = "ok,mod@40,mod@92,ok,mod@10,ok"
 
 DESCRIPTION = """\
@@ -60,7 +60,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(self, message)
 
 
-def _session_options(p: argparse.ArgumentParser) -> None:
+def _browser_options(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS
     g = p.add_argument_group("browser (first given wins; none: 127.0.0.1:9222, then the usual Chrome profiles)")
     g.add_argument("--cdp-url", default=S, help="ws://127.0.0.1:PORT/devtools/browser/ID as is, or http://HOST:PORT")
@@ -69,6 +69,11 @@ def _session_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cdp-port", type=int, default=S, help="Chrome's --remote-debugging-port (default 9222)")
     g.add_argument("--tab", default=S, help="attach to the first tab whose URL contains this (default grok.com/imagine)")
     g.add_argument("--allow-remote-cdp", action="store_true", default=S, help="allow a non-loopback --cdp-host / --cdp-url")
+
+
+def _session_options(p: argparse.ArgumentParser) -> None:
+    S = argparse.SUPPRESS
+    _browser_options(p)
     g = p.add_argument_group("session")
     g.add_argument("--goal", dest="video_goal", type=int, default=S, help="videos to generate, 1-50 (default 1)")
     g.add_argument("--max-retries", type=int, default=S, help="retries after moderations, 1-50 (default 3)")
@@ -174,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     from . import history_cli
 
     history_cli.add_parser(sub)
+
+    p = sub.add_parser(
+        "doctor",
+        help="check the tab for every signal a session needs; say what to put in [selectors] when Grok changed its page",
+        description="Attach to the chosen tab and report, one row per signal, found / missing / how; for a missing one, "
+        "the candidates on the page and the [selectors] lines that would use them. Nothing is sent or clicked: the "
+        "editor test writes a marker and puts your text back exactly.",
+        epilog="exit codes: 0 every essential signal found (editor, button, image id), 1 one is missing, 3 cannot attach.",
+    )
+    _browser_options(p)
+    p.add_argument("--json", action="store_true", help="one JSON object instead of the table (for scripts)")
     return parser
 
 
@@ -210,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return history_cli.run(ns)
         if command == "batch":
             return _cmd_batch(ns)
+        if command == "doctor":
+            return _cmd_doctor(ns)
         return _cmd_tui(ns)
     except KeyboardInterrupt:
         return 130
@@ -424,6 +442,14 @@ def _cmd_batch(ns: argparse.Namespace) -> int:
     settings = _settings(ns, EXIT_CANNOT_START)
     store = _store()
     return asyncio.run(run_batch_headless(settings, store, ns.file, resume=ns.resume, post=ns.post))
+
+
+def _cmd_doctor(ns: argparse.Namespace) -> int:
+    from . import doctor
+    from .settings import config_file
+
+    settings = _settings(ns, EXIT_CANNOT_START)
+    return doctor.run(settings, _store().directory / "locks", as_json=ns.json, config=config_file())
 
 
 # ---------------------------------------------------------------- TUI
