@@ -36,6 +36,7 @@ from .events import (
     VideoModerated,
     VideoSucceeded,
 )
+from .health import SignalHealth
 from .state import (
     LAYER_NAMES,
     AttemptRecord,
@@ -86,6 +87,8 @@ class SessionEngine:
         self._timeout_at: float | None = None
         self._last_anon_moderation: float | None = None
         self._held_is_retry: bool | None = None  # a request held back by the options guard, waiting for the user
+        self.health = SignalHealth()  # which sources report the resolved attempts (the page's, across sessions)
+        self._judged: AttemptRecord | None = None
         self._out: list[Command] = []
         self._now = 0.0
 
@@ -161,6 +164,7 @@ class SessionEngine:
         p.video_group = []
         self.prompt = prompt
         self.post_id = ev.post_id
+        self._judge(self.current)  # the last session's last attempt: its late signals are in by now
         logs = self.session.logs
         logs.clear()
         self.session = SessionData(logs=logs)
@@ -525,6 +529,7 @@ class SessionEngine:
         if is_retry:
             s.retry_count += 1
         s.can_retry = False  # consumed
+        self._judge(self.current)  # the attempt before: its other signals have had the cooldown to come
         self.attempt_no += 1
         a = AttemptRecord(number=self.attempt_no, started_at=self._now, is_retry=is_retry)
         self.current = a
@@ -574,6 +579,14 @@ class SessionEngine:
             f"of session {tag} ignored (this is session {self.session_no})",
         )
         return True
+
+    def _judge(self, a: AttemptRecord | None) -> None:
+        """Tell the health tracker which sources reported `a` (once); log what it has to say."""
+        if a is None or a is self._judged or a.outcome not in ("success", "moderated"):
+            return
+        self._judged = a
+        for note in self.health.judge(a.number, a.outcome, a.sources):
+            self._log(note.level, note.message)  # type: ignore[arg-type]
 
     def _duplicate(self, a: AttemptRecord, what: str, source: str) -> None:
         if source not in a.sources:

@@ -107,6 +107,22 @@ def counters_markup(engine: Any, options: dict | None = None, saved: tuple[int, 
     return lines
 
 
+HEALTH_MARKS = {"ok": ("●", "$success"), "quiet": ("◐", "$warning"), "lost": ("✖", "$error"), "unseen": ("·", "$text-muted")}
+HEALTH_LABELS = (("network", "net"), ("dom", "dom"), ("store", "store"))
+
+
+def health_markup(engine: Any) -> str:
+    """One small mark per signal source: ● reported the last attempt, ◐ missed it, ✖ went quiet, · not seen yet."""
+    health = getattr(engine, "health", None)
+    if health is None:
+        return ""
+    parts = []
+    for source, label in HEALTH_LABELS:
+        mark, style = HEALTH_MARKS.get(health.state(source), ("?", "$text"))
+        parts.append(f"{label} [{style}]{mark}[/]")
+    return "signals " + " ".join(parts)
+
+
 def browser_version(info: Any) -> str:
     raw = str(getattr(info, "browser", "") or "")
     if "/" in raw:

@@ -18,6 +18,7 @@ from .render import (
     counters_markup,
     counts_text,
     esc,
+    health_markup,
     next_markup,
     status_markup,
 )
@@ -92,6 +93,9 @@ class SessionPane(Vertical):
         if (vbar.total, vbar.progress) != want:
             vbar.update(total=want[0], progress=want[1])
         self.set_class(engine.phase.value == "ended", "ended")
+        marks = health_markup(engine)
+        if self.border_subtitle != marks:
+            self.border_subtitle = marks
 
     def _set(self, selector: str, text: str) -> None:
         """Update a Label/Static only when its text changed (an update costs a layout pass)."""
