@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ..engine import Phase
+from .doctor import open_doctor
 
 if TYPE_CHECKING:
     from .app import GrokApp
@@ -28,6 +29,7 @@ class GrokCommands(Provider):
         yield "session: toggle auto-retry", f"Auto-retry is {'on' if auto else 'off'}", app.action_toggle_auto_retry
         yield "logs: export", "Write the session's log, attempts and summary to files", app.action_export
         yield "history: open", "Every recorded session, per prompt, charts per day", app.action_history
+        yield "page: check", "Check the tab for every signal a session needs (grok-tui doctor)", partial(open_doctor, app)
         yield "prompt: edit", "Edit the prompt", app.action_edit_prompt
         if app.runner.link is not None and not phase.active:
             yield "prompt: capture from page", "Read the prompt from the page's editor", app.action_capture_prompt
