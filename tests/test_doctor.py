@@ -134,6 +134,18 @@ def test_changed_page_missing_candidates_and_the_printed_lines_make_a_session_su
     [rec] = StateStore(state_dir()).history()
     assert "dom" in rec["attemptsDetail"][0]["sources"]  # the moderation toast, through toastContainer / toastItem
 
+    # now the post has a video and its button reads "Regenerate": the doctor keeps the user's own entry beside it
+    p = doctor(rig)
+    assert p.returncode == 1 and "MISSING" in p.stdout
+    new = tomllib.loads(selectors_block(p.stdout))["selectors"]
+    assert new == {"generate": ['button[aria-label="Regenerate"]', 'button[aria-label="Generate video"]']}
+    merged = {**tomllib.loads(block)["selectors"], **new}  # the printed line replaces the same key
+    config.write_text("\n".join(toml_lines(merged)) + "\n", encoding="utf-8")
+    p = grok("run", "--no-ui", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/", "--prompt", "a fox",
+             "--goal", "2", "--cooldown", "0.5", "--next-video-delay", "0.5", "--timeout", "20")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr
+    assert json.loads(p.stdout.splitlines()[-1])["completedVideos"] == 2
+
 
 def test_cannot_attach_is_one_sentence_and_exit_3(rigs, tmp_path):
     p = grok("doctor", "--cdp-port", "1")

@@ -19,7 +19,7 @@ from .actions import _JS_DELETE_SELECTION, _JS_HELPERS, _JS_SET_VALUE
 from .cdp import BrowserError
 from .dom import DomSignals
 from .network import GenerationWatch
-from .observer import BINDING_NAME, GENERATION_PATH, OBSERVER_FLAG, OBSERVER_VERSION, as_list
+from .observer import BINDING_NAME, DEFAULT_SELECTORS, GENERATION_PATH, OBSERVER_FLAG, OBSERVER_VERSION, as_list
 from .page import Page, js_call
 
 FOUND, MISSING, NOT_YET = "found", "missing", "not yet"
@@ -393,9 +393,17 @@ class Probe:
         sels = as_list(self.page.selectors.get(sel_key))
         raw = [c for c in r.get(cands_key) or [] if isinstance(c, dict)]
         best = _best(raw)
-        suggest = {sel_key: [str(best["selector"])], **(more(best) if more else {})} if best else {}
+        suggest = {sel_key: self._with_own(sel_key, str(best["selector"])), **(more(best) if more else {})} if best else {}
         how = f"none of the {len(sels)} {sel_key!r} selectors matches" + ("" if raw else f"; no {what} on the page")
         return self._row(key, MISSING, how, _cands(raw), suggest)
+
+    def _with_own(self, sel_key: str, found: str) -> list[str]:
+        """`found` first, then the user's own [selectors] entries for the key (kept: the page may show them again,
+        as Grok's button reads "Make video" before a post has a video and "Redo" after)."""
+        current = as_list(self.page.selectors.get(sel_key))
+        if current == as_list(DEFAULT_SELECTORS.get(sel_key)):
+            return [found]
+        return [found] + [s for s in current if s != found]
 
     def _editor(self, r: dict, write_test: bool, skip_reason: str, unrestored: list[str]) -> Row:
         ed = r.get("editor")
