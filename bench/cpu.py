@@ -130,15 +130,15 @@ def app_scenarios(port: int, ns, sim_base: str) -> list[dict]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="2 s windows, for the smoke test")
+    p.add_argument("--quick", action="store_true", help="1 s windows, for the smoke test")
     p.add_argument("--idle-seconds", type=float, default=None, help="idle windows (default 60)")
     p.add_argument("--active-seconds", type=float, default=None, help="active windows (default 30)")
     p.add_argument("--settle", type=float, default=None, help="wait after attaching before a window (default 2)")
     p.add_argument("--no-app", action="store_true", help="leave out the Textual app scenarios")
     ns = p.parse_args()
-    ns.idle_seconds = ns.idle_seconds or (2.0 if ns.quick else 60.0)
-    ns.active_seconds = ns.active_seconds or (2.0 if ns.quick else 30.0)
-    ns.settle = ns.settle if ns.settle is not None else (1.0 if ns.quick else 2.0)
+    ns.idle_seconds = ns.idle_seconds or (1.0 if ns.quick else 60.0)
+    ns.active_seconds = ns.active_seconds or (1.0 if ns.quick else 30.0)
+    ns.settle = ns.settle if ns.settle is not None else (0.5 if ns.quick else 2.0)
     C.isolate_state()
     from grok_tui.browser.launcher import free_port, launch_chrome
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import time
+import urllib.request
 from dataclasses import dataclass
 
 from grok_tui.browser.launcher import ChromeProcess, launch_chrome
@@ -15,6 +17,7 @@ from grok_tui.sim import SimSite
 class Rig:
     site: SimSite
     chrome: ChromeProcess
+    owns_chrome: bool = True  # False: the chrome is a SharedChrome's, which outlives this rig
 
     def settings(self, **kw):
         base = dict(
@@ -29,18 +32,83 @@ class Rig:
         return load_settings(**base)
 
     def close(self) -> None:
-        self.chrome.close()
+        if self.owns_chrome:
+            self.chrome.close()
         self.site.stop()
 
 
-def make_rig(script: str = "", *, editor: str = "textarea", step_ms: int = 20, **site_kw) -> Rig:
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _devtools(chrome: ChromeProcess, path: str, method: str = "GET"):
+    req = urllib.request.Request(f"http://127.0.0.1:{chrome.port}{path}", method=method)
+    with _NO_PROXY.open(req, timeout=10) as resp:
+        body = resp.read()
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+class SharedChrome:
+    """One headless Chromium for many rigs (a test module's), instead of one started per rig.
+
+    `show(url)` gives the next rig the browser as a fresh one would look: exactly one page tab,
+    loaded anew at `url` (a new sim site: another port, so another origin, with its own
+    sessionStorage; its page sets its own session cookie). Tabs that earlier rigs opened are
+    closed. A browser that died is started again.
+    """
+
+    def __init__(self) -> None:
+        self.chrome: ChromeProcess | None = None
+
+    def show(self, url: str) -> ChromeProcess:
+        from grok_tui.browser.cdp import BrowserError, CdpSession
+
+        chrome = self.chrome
+        if chrome is not None and chrome.proc.poll() is None:
+            try:
+                pages = [t for t in _devtools(chrome, "/json/list") if t.get("type") == "page"]
+                if not pages:
+                    pages = [_devtools(chrome, "/json/new?about:blank", "PUT")]
+                keep, rest = pages[0], pages[1:]
+                for t in rest:
+                    _devtools(chrome, f"/json/close/{t['id']}")
+                page = CdpSession(keep)
+                try:
+                    page.call("Page.navigate", url=url, timeout=10)
+                    deadline = time.monotonic() + 15
+                    while time.monotonic() < deadline:
+                        r = page.call("Runtime.evaluate", returnByValue=True, timeout=10,
+                                      expression="[location.href, document.readyState]")
+                        href, state = (r.get("result") or {}).get("value") or ["", ""]
+                        if href == url and state == "complete":
+                            return chrome
+                        time.sleep(0.02)
+                finally:
+                    page.close()
+            except (OSError, ValueError, KeyError, BrowserError):
+                pass
+            chrome.close()  # not in a state a test can start from: a new one
+        self.chrome = launch_chrome(url)
+        return self.chrome
+
+    def close(self) -> None:
+        if self.chrome is not None:
+            self.chrome.close()
+            self.chrome = None
+
+
+def make_rig(script: str = "", *, editor: str = "textarea", step_ms: int = 20, shared: SharedChrome | None = None,
+             **site_kw) -> Rig:
+    """A sim site and a headless Chromium showing its post page (`shared`: that browser, not a new one)."""
     site = SimSite(script=script, editor=editor, step_ms=step_ms, **site_kw).start()
     try:
-        chrome = launch_chrome(site.post_url())
+        chrome = shared.show(site.post_url()) if shared is not None else launch_chrome(site.post_url())
     except BaseException:
         site.stop()
         raise
-    return Rig(site, chrome)
+    return Rig(site, chrome, owns_chrome=shared is None)
 
 
 async def run_session(rig: Rig, prompt: str | None, **settings_kw) -> tuple[int, list[dict], object]:

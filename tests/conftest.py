@@ -25,15 +25,26 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture(scope="module")
+def shared_chrome():
+    """One headless Chromium for a test module's rigs (`browser_rig.SharedChrome`)."""
+    from browser_rig import SharedChrome
+
+    shared = SharedChrome()
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def rigs():
-    """A factory of simulated sites with a headless Chromium on each (`browser_rig.make_rig`); all closed after the test."""
+def rigs(shared_chrome):
+    """A factory of simulated sites (`browser_rig.make_rig`), each shown in the module's one headless
+    Chromium, in a fresh page of its own; the sites are stopped after the test."""
     from browser_rig import make_rig
 
     made = []
 
     def factory(*a, **kw):
-        rig = make_rig(*a, **kw)
+        rig = make_rig(*a, shared=shared_chrome, **kw)
         made.append(rig)
         return rig
 

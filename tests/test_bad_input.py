@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from browser_rig import make_rig
 from grok_tui.browser.launcher import free_port
 
 
@@ -68,8 +67,8 @@ def test_port_is_not_chrome(not_chrome):
     assert "is not a Chrome DevTools endpoint" in one_sentence(p)
 
 
-def test_no_matching_tab():
-    rig = make_rig("ok")
+def test_no_matching_tab(rigs):
+    rig = rigs("ok")
     try:
         p = grok("run", "--no-ui", "--prompt", "x", "--cdp-port", str(rig.chrome.port), "--tab", "grok.com/imagine")
         assert p.returncode == 3
@@ -80,8 +79,8 @@ def test_no_matching_tab():
         rig.close()
 
 
-def test_several_matching_tabs_take_first_and_say_so():
-    rig = make_rig("ok")
+def test_several_matching_tabs_take_first_and_say_so(rigs):
+    rig = rigs("ok")
     try:
         import urllib.request
 
@@ -161,12 +160,12 @@ def test_grok_pace_floor_for_non_local_pages():
     assert (t.cooldown_s, t.next_video_delay_s) == (8.0, 8.0)
 
 
-def test_corrupt_state_and_history_are_kept_aside():
+def test_corrupt_state_and_history_are_kept_aside(rigs):
     state = Path(os.environ["GROK_TUI_STATE_DIR"])
     state.mkdir(parents=True, exist_ok=True)
     (state / "state.json").write_text("{not json")
     (state / "history.jsonl").write_text('{"outcome": "success", "creditsUsed": 1}\n{garbage\n')
-    rig = make_rig("ok")
+    rig = rigs("ok")
     try:
         p = grok(
             "run", "--no-ui", "--prompt", "x", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/",
@@ -191,8 +190,8 @@ def test_corrupt_state_and_history_are_kept_aside():
     assert any(k.startswith("history.jsonl.corrupt-") for k in (x.name for x in state.iterdir()))
 
 
-def test_state_files_are_private():
-    rig = make_rig("ok")
+def test_state_files_are_private(rigs):
+    rig = rigs("ok")
     try:
         p = grok(
             "run", "--no-ui", "--prompt", "x", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/",
@@ -207,8 +206,8 @@ def test_state_files_are_private():
         assert f.stat().st_mode & 0o077 == 0, f
 
 
-def test_empty_prompt_is_refused():
-    rig = make_rig("ok")
+def test_empty_prompt_is_refused(rigs):
+    rig = rigs("ok")
     try:
         p = grok("run", "--no-ui", "--prompt", "   ", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/")
     finally:
