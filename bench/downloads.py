@@ -7,18 +7,26 @@ video, the time from the moment the engine resolved the attempt as a success (th
 final names (`DownloadFinished`). `from_server`: the same end, measured from the sim's
 `serverTs` of the stream's completed object.
 
-`detection`: the network path's detection latency (as bench/detection_latency.py measures it:
-the sim's `serverTs` of each streamed object -> `SessionRunner._process`) in two sessions with
-the same script and pace on the same browser: one with downloads off, and one with downloads on
-while the first session's video is downloaded again and again in the background through the same
-link (`background_downloads` of them), so that every signal arrives during a download;
-`during_download` keeps only the signals received while one was in flight.
+`detection` / `comparison`: the network path's detection latency (as bench/detection_latency.py
+measures it: the sim's `serverTs` of each streamed object -> `SessionRunner._process`) without
+and with downloads, as `--rounds` paired rounds on the same browser and sim. A round is two
+sessions with the same script, pace and `--detect-goal`: "off" (downloads off, nothing in the
+background) and "on" (downloads on, and the save session's video downloaded again and again in
+the background through the same link, so that every signal arrives during a download;
+`during_download` keeps only the signals received while one was in flight). The order flips
+every round (off/on, on/off, ...) so that warm-up and drift of a loaded machine fall on both
+sides alike. `comparison` pairs them: per round the p50 difference (during - off), how many
+rounds were slower, and 95 % bootstrap intervals (resampling within each round) of the pooled
+p50 and p90 differences. `no_worse` is true when both intervals' upper ends are within the
+tolerance: p50 + max(1 ms, 10 % of off's p50), p90 + max(2 ms, 20 % of off's p90). p99 is
+reported, not judged (with a few hundred signals it is a handful of them).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 import tempfile
 import time
@@ -102,6 +110,54 @@ async def one_session(ns, rig, *, download: bool, size: int, goal: int, backgrou
     return runner, link, emitted, wall
 
 
+def _pooled_diff(pairs: list[tuple[list[float], list[float]]], q: float) -> float | None:
+    off = [x for a, _ in pairs for x in a]
+    on = [x for _, b in pairs for x in b]
+    if not off or not on:
+        return None
+    return C.pct(on, q) - C.pct(off, q)
+
+
+def bootstrap_ci(pairs: list[tuple[list[float], list[float]]], q: float, reps: int, rng: random.Random) -> list | None:
+    """95 % interval of (q-th percentile during - off), pooled, resampling each round's two samples."""
+    diffs = []
+    for _ in range(reps):
+        res = [(rng.choices(a, k=len(a)), rng.choices(b, k=len(b))) for a, b in pairs if a and b]
+        d = _pooled_diff(res, q)
+        if d is not None:
+            diffs.append(d)
+    if not diffs:
+        return None
+    return [C.r(C.pct(diffs, 2.5)), C.r(C.pct(diffs, 97.5))]
+
+
+def compare(rounds: list[dict], seed: int = 13, reps: int = 1000) -> dict:
+    """Off against during-download, round by round (each round's two sessions ran back to back)."""
+    pairs = [(r["off"]["all"], r["on"]["during"]) for r in rounds]
+    paired = [C.pct(b, 50) - C.pct(a, 50) for a, b in pairs if a and b]
+    off = [x for a, _ in pairs for x in a]
+    during = [x for _, b in pairs for x in b]
+    rng = random.Random(seed)
+    ci50, ci90 = bootstrap_ci(pairs, 50, reps, rng), bootstrap_ci(pairs, 90, reps, rng)
+    p50_off, p90_off = C.pct(off, 50), C.pct(off, 90)
+    tol50 = None if p50_off is None else max(1.0, 0.10 * p50_off)
+    tol90 = None if p90_off is None else max(2.0, 0.20 * p90_off)
+    no_worse = None
+    if ci50 and ci90 and tol50 is not None and tol90 is not None:
+        no_worse = ci50[1] <= tol50 and ci90[1] <= tol90
+    return {
+        "bench": "downloads", "what": "comparison", "n": len(paired), "order": "off,on then on,off, alternating",
+        "samples_off": len(off), "samples_during": len(during),
+        "p50_off_ms": C.r(p50_off), "p50_during_ms": C.r(C.pct(during, 50)),
+        "p90_off_ms": C.r(p90_off), "p90_during_ms": C.r(C.pct(during, 90)),
+        "p99_off_ms": C.r(C.pct(off, 99)), "p99_during_ms": C.r(C.pct(during, 99)),
+        "paired_p50_diff_ms": [C.r(d) for d in paired], "median_paired_p50_diff_ms": C.r(C.pct(paired, 50)),
+        "rounds_slower_during": sum(1 for d in paired if d > 0),
+        "ci95_p50_diff_ms": ci50, "ci95_p90_diff_ms": ci90,
+        "tolerance_ms": {"p50": C.r(tol50), "p90": C.r(tol90)}, "no_worse": no_worse,
+    }
+
+
 async def main_async(ns) -> int:
     C.isolate_state()
     rig = C.Rig("", default="ok", step_ms=ns.step_ms, toast_ms=1000, video_size=ns.size)
@@ -125,21 +181,35 @@ async def main_async(ns) -> int:
                 "videos": len(runner.t_success), "session_s": C.r(wall, 1), "from_server": C.stats(from_server),
                 "mb_per_s_p50": C.r(ns.size / 1e6 / (C.pct(save_ms, 50) / 1000.0), 1) if save_ms else None})
 
-        # 2. detection latency: no download at all, then a download running all the time
-        for download in (False, True):
-            runner, link, emitted, wall = await one_session(
-                ns, rig, download=download, size=ns.size, goal=ns.goal, background_url=url0 if download else None
-            )
-            net, _other = analyse(runner, link, emitted)
-            windows = [(runner.t_started[a], runner.t_done.get(a, float("inf"))) for a in runner.t_started]
-            windows += runner.background
-            lat = [x["ms"] for x in net]
-            out = {"bench": "downloads", "what": "detection", "downloads": "on" if download else "off", **C.stats(lat),
-                   "session_s": C.r(wall, 1), "videos_saved": sum(1 for r in runner.results.values() if r.ok)}
-            if download:
-                out["background_downloads"] = len(runner.background)
-                out["during_download"] = C.stats([x["ms"] for x in net if any(a <= x["t"] <= b for a, b in windows)])
+        # 2. detection latency without and with downloads: paired rounds, the order flipped every round
+        rounds = []
+        for i in range(ns.rounds):
+            got = {}
+            for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
+                on = mode == "on"
+                runner, link, emitted, wall = await one_session(
+                    ns, rig, download=on, size=ns.size, goal=ns.detect_goal, background_url=url0 if on else None
+                )
+                net, _other = analyse(runner, link, emitted)
+                windows = [(runner.t_started[a], runner.t_done.get(a, float("inf"))) for a in runner.t_started]
+                windows += runner.background
+                got[mode] = {
+                    "all": [x["ms"] for x in net],
+                    "during": [x["ms"] for x in net if any(a <= x["t"] <= b for a, b in windows)],
+                    "wall": wall, "saved": sum(1 for r in runner.results.values() if r.ok),
+                    "background": len(runner.background),
+                }
+            rounds.append(got)
+        for mode in ("off", "on"):
+            sessions = [r[mode] for r in rounds]
+            out = {"bench": "downloads", "what": "detection", "downloads": mode,
+                   **C.stats([x for s in sessions for x in s["all"]]), "rounds": len(rounds),
+                   "session_s": C.r(sum(s["wall"] for s in sessions), 1), "videos_saved": sum(s["saved"] for s in sessions)}
+            if mode == "on":
+                out["background_downloads"] = sum(s["background"] for s in sessions)
+                out["during_download"] = C.stats([x for s in sessions for x in s["during"]])
             C.emit(out)
+        C.emit(compare(rounds, ns.seed))
         return 0
     finally:
         rig.close()
@@ -155,10 +225,18 @@ def main() -> int:
     p.add_argument("--save-gap", type=float, default=None,
                    help="next-video delay of the save session, s: longer than a download, so one does not queue "
                         "behind the last (default 3; --quick 0.5)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="paired rounds of the detection comparison, each an off and an on session (default 6; --quick 2)")
+    p.add_argument("--detect-goal", type=int, default=None, help="videos per detection session (default 10; --quick 3)")
+    p.add_argument("--seed", type=int, default=13, help="of the bootstrap's resampling")
     p.add_argument("--timeout", type=float, default=600.0)
     ns = p.parse_args()
     if ns.goal is None:
         ns.goal = 3 if ns.quick else 20
+    if ns.rounds is None:
+        ns.rounds = 2 if ns.quick else 6
+    if ns.detect_goal is None:
+        ns.detect_goal = 3 if ns.quick else 10
     if ns.save_gap is None:
         ns.save_gap = 0.5 if ns.quick else 3.0
     if ns.size is None:

@@ -100,6 +100,7 @@ class VideoJob:
     video_post_id: str | None = None
     options: dict | None = None
     session_started: float | None = None  # epoch seconds; {date}/{time} come from it
+    url_source: str | None = None  # the signal that named the URL first: network, postList, dom, store
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,7 @@ def sidecar_dict(job: VideoJob, path: Path, size: int, digest: str, saved_at: fl
         "retriesUsed": job.retries_used,
         "options": dict(job.options) if job.options else {},
         "url": strip_query(job.url),
+        "urlSource": job.url_source,
         "bytes": size,
         "sha256": digest,
         "savedAt": dt.datetime.fromtimestamp(saved_at, dt.timezone.utc).isoformat(timespec="milliseconds"),

@@ -201,6 +201,7 @@ class SessionSaves:
             video_post_id=e.video_post_id,
             options=self.options,
             session_started=s["started_at"],
+            url_source=e.source,
         )
         self.emit(DownloadStarted(e.attempt, e.number, video_id, strip_query(job.url)))
         assert self.downloader is not None

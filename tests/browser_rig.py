@@ -50,6 +50,27 @@ def _devtools(chrome: ChromeProcess, path: str, method: str = "GET"):
         return body
 
 
+def _load(target: dict, url: str, *, navigate: bool, timeout: float = 15.0) -> bool:
+    """Until the tab shows `url`, loaded (`navigate`: send it there first)."""
+    from grok_tui.browser.cdp import CdpSession
+
+    page = CdpSession(target)
+    try:
+        if navigate:
+            page.call("Page.navigate", url=url, timeout=10)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = page.call("Runtime.evaluate", returnByValue=True, timeout=10,
+                          expression="[location.href, document.readyState]")
+            href, state = (r.get("result") or {}).get("value") or ["", ""]
+            if href == url and state == "complete":
+                return True
+            time.sleep(0.02)
+        return False
+    finally:
+        page.close()
+
+
 class SharedChrome:
     """One headless Chromium for many rigs (a test module's), instead of one started per rig.
 
@@ -63,7 +84,7 @@ class SharedChrome:
         self.chrome: ChromeProcess | None = None
 
     def show(self, url: str) -> ChromeProcess:
-        from grok_tui.browser.cdp import BrowserError, CdpSession
+        from grok_tui.browser.cdp import BrowserError
 
         chrome = self.chrome
         if chrome is not None and chrome.proc.poll() is None:
@@ -74,23 +95,17 @@ class SharedChrome:
                 keep, rest = pages[0], pages[1:]
                 for t in rest:
                     _devtools(chrome, f"/json/close/{t['id']}")
-                page = CdpSession(keep)
-                try:
-                    page.call("Page.navigate", url=url, timeout=10)
-                    deadline = time.monotonic() + 15
-                    while time.monotonic() < deadline:
-                        r = page.call("Runtime.evaluate", returnByValue=True, timeout=10,
-                                      expression="[location.href, document.readyState]")
-                        href, state = (r.get("result") or {}).get("value") or ["", ""]
-                        if href == url and state == "complete":
-                            return chrome
-                        time.sleep(0.02)
-                finally:
-                    page.close()
+                if _load(keep, url, navigate=True):
+                    return chrome
             except (OSError, ValueError, KeyError, BrowserError):
                 pass
             chrome.close()  # not in a state a test can start from: a new one
         self.chrome = launch_chrome(url)
+        try:  # as after a navigation: the page has loaded (its image, editor and cookie are there)
+            pages = [t for t in _devtools(self.chrome, "/json/list") if t.get("type") == "page"]
+            _load(pages[0], url, navigate=False)
+        except (OSError, ValueError, KeyError, IndexError, BrowserError):
+            pass
         return self.chrome
 
     def close(self) -> None:

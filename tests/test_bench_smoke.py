@@ -136,6 +136,14 @@ def test_downloads(results):
         check_dist(o)
     assert det["on"]["videos_saved"] >= 3 and det["off"]["videos_saved"] == 0
     assert isinstance(det["on"]["during_download"]["n"], int)
+    assert det["off"]["rounds"] == det["on"]["rounds"] == 2
+    [cmp] = [o for o in out if o["what"] == "comparison"]
+    assert cmp["n"] == 2 and len(cmp["paired_p50_diff_ms"]) == 2 and 0 <= cmp["rounds_slower_during"] <= 2
+    assert cmp["samples_off"] == det["off"]["n"] and cmp["samples_during"] == det["on"]["during_download"]["n"]
+    for key in ("ci95_p50_diff_ms", "ci95_p90_diff_ms"):
+        lo, hi = cmp[key]
+        assert num(lo) and num(hi) and lo <= hi, (key, cmp)
+    assert isinstance(cmp["no_worse"], bool)
 
 
 def test_batch(results):

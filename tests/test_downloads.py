@@ -43,6 +43,7 @@ def job(**kw) -> VideoJob:
         video_post_id="99999999-0000",
         options={"videoLength": 10, "resolution": "720p"},
         session_started=1_780_000_000.0,
+        url_source="network",
     )
     base.update(kw)
     return VideoJob(**base)
@@ -102,6 +103,7 @@ def test_saves_the_bytes_with_a_complete_sidecar_and_no_part(tmp_path):
         "retriesUsed": 1,
         "options": {"videoLength": 10, "resolution": "720p"},
         "url": "http://127.0.0.1:1/media/videos/x.mp4",
+        "urlSource": "network",
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "savedAt": side["savedAt"],

@@ -145,3 +145,40 @@ async def test_allow_option_change_only_warns(rigs, tmp_path):
     assert [r["options"]["videoLength"] for r in rig.site.requests] == [10, 6]
     warns = [x for x in events(lines, "log") if x["level"] == "WARN" and "video length 10 → 6" in x["message"]]
     assert len(warns) == 1 and "sent anyway" in warns[0]["message"]
+
+
+async def test_the_post_list_alone_names_the_video_and_it_is_saved(rigs, tmp_path):
+    """The stream's completed object has no videoUrl, the player no src, the store entry no URL: only the
+    page's GET /rest/media/post/list says where the file is, and the video is saved from it, byte-identical."""
+    from grok_tui.browser.cdp import CdpSession
+    from grok_tui.browser.endpoint import discover
+
+    rig = rigs("ok", video_size=120_000, video_url_in=("postList",))
+    folder = tmp_path / "dl"
+    rc, lines, _ = await run_session(rig, PROMPT, video_goal=1, downloads_dir=str(folder))
+    assert rc == 0 and lines[-1]["outcome"] == "success"
+    assert (lines[-1]["downloads"], lines[-1]["downloadFailures"]) == (1, 0)
+    [d] = events(lines, "download")
+    data = Path(d["path"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == d["sha256"] == rig.site.video_sha256(d["videoId"])
+    assert len(data) == d["bytes"] == 120_000 and data[4:8] == b"ftyp"
+    side = json.loads(Path(d["path"]).with_suffix(".json").read_text())
+    assert side["urlSource"] == "postList" and side["url"] == rig.site.video_url(d["videoId"])
+    assert side["videoId"] == d["videoId"] and side["videoPostId"] == rig.site.posts[0]["postId"]
+    assert rig.site.post_list_reads >= 1
+    # the other places really had no URL
+    _, targets = discover(port=rig.chrome.port)
+    page = CdpSession([t for t in targets if "/imagine/post/" in t["url"]][0])
+    try:
+        shown = page.call("Runtime.evaluate", timeout=20, returnByValue=True, expression="""(() => {
+            const v = document.querySelector('article video#sd-video');
+            const s = JSON.parse(sessionStorage.getItem('useMediaStore') || '{}');
+            return {video: !!v, src: v ? v.getAttribute('src') : 'none',
+                    entries: Object.values((s.state || {}).videoByMediaId || {}).flat()};
+        })()""")["result"]["value"]
+    finally:
+        page.close()
+    assert shown["video"] is True and shown["src"] is None
+    assert [e["videoId"] for e in shown["entries"]] == [d["videoId"]]
+    assert not [e for e in shown["entries"] if "mediaUrl" in e or "videoUrl" in e]
+    assert not [x for x in rig.site.posts if x["videoUrl"] is None]  # the sim knows it; it just does not say

@@ -676,6 +676,47 @@ def test_covering_dialogs(page):
     assert parse_script("mod@40/20+banner:2.5")[0].dialog == ("banner", 2.5)
 
 
+def test_post_list_read_after_each_generation_and_video_url_in(page):
+    # by default the URL is everywhere, and the page reads its post list after every generation
+    with SimSite("ok,mod@0", step_ms=20, steps=3) as site:
+        page.goto(site.post_url())
+        assert site.post_list_reads == 0
+        page.click(GENERATE)
+        wait_for(lambda: site.post_list_reads == 1, what="the page's post list read")
+        page.click(GENERATE)
+        wait_for(lambda: site.post_list_reads == 2, what="the second read")
+    with pytest.raises(ValueError, match="unknown source"):
+        SimSite(video_url_in=("stream", "toast"))
+    # only the post list names it: not the stream, not the player, not the store
+    with SimSite("ok", step_ms=20, steps=3, video_url_in=("postList",)) as site:
+        _status, reads = post_generation(site)
+        [done] = [v for v in video_objs(b"".join(reads).decode()) if v["progress"] == 100]
+        assert "videoUrl" not in done
+        url = site.video_url(done["videoId"])
+        listed = json.loads(urllib.request.urlopen(site.url("/rest/media/post/list")).read())["posts"]
+        assert [x["videoUrl"] for x in listed] == [url]
+        page.goto(site.post_url())
+        reads_before = site.post_list_reads
+        page.click(GENERATE)
+        wait_for(lambda: site.post_list_reads > reads_before, what="the page's post list read")
+        page.wait("!!document.querySelector('article video#sd-video')")
+        assert page.js("document.querySelector('article video#sd-video').getAttribute('src')") is None
+        [entry] = page.store()["state"]["videoByMediaId"][site.media_id]
+        assert entry["moderated"] is False and "mediaUrl" not in entry and "videoUrl" not in entry
+    # the player and the store without the stream: the player takes the post list's URL
+    with SimSite("ok", step_ms=20, steps=3, video_url_in=("postList", "dom")) as site:
+        page.goto(site.post_url())
+        page.click(GENERATE)
+        page.wait("!!document.querySelector('article video#sd-video[src]')")
+        vid = site.posts[0]["videoId"]
+        assert page.js("document.querySelector('article video#sd-video').getAttribute('src')") == site.video_url(vid)
+    # nowhere but the stream: the list says null
+    with SimSite("ok", step_ms=20, steps=3, video_url_in=("stream",)) as site:
+        post_generation(site)
+        listed = json.loads(urllib.request.urlopen(site.url("/rest/media/post/list")).read())["posts"]
+        assert [x["videoUrl"] for x in listed] == [None] and site.posts[0]["videoUrl"] is not None
+
+
 # ---------------------------------------------------------------- piece: videos on the assets origin, options
 def page_fetch(page: Page, url: str) -> dict:
     """fetch() inside the page with credentials: status, byte count, sha256, first 8 bytes (or the error)."""

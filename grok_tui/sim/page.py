@@ -294,12 +294,30 @@ JS = r"""
     return i;
   }
 
-  function showVideo(url) {
+  // Where the page puts a finished video's URL (SimSite video_url_in): "dom" = the player's src,
+  // "store" = the useMediaStore entry; the stream and the post list are the server's.
+  var URL_IN = CFG.videoUrlIn || [];
+  function urlIn(where) { return URL_IN.indexOf(where) >= 0; }
+  var shownVideo = null;                 // the videoId the player shows
+  function showVideo(url, videoId) {
     stage.textContent = "";
     var v = document.createElement("video");
-    v.id = "sd-video"; v.src = url; v.muted = true; v.loop = true; v.playsInline = true;
+    v.id = "sd-video"; v.muted = true; v.loop = true; v.playsInline = true;
+    if (url && urlIn("dom")) v.src = url;
     v.setAttribute("preload", "none");
     stage.appendChild(v);
+    shownVideo = videoId || null;
+  }
+  // After every generation the page reads its post list (GET /rest/media/post/list); a player
+  // still without a URL (the stream named none) takes the list's.
+  async function refreshPostList() {
+    var posts;
+    try { posts = (await (await fetch("/rest/media/post/list")).json()).posts || []; } catch (e) { return; }
+    var v = document.querySelector("video#sd-video");
+    for (var i = 0; i < posts.length; i++) {
+      var p = posts[i];
+      if (v && shownVideo && p.videoId === shownVideo && p.videoUrl && !v.getAttribute("src") && urlIn("dom")) v.src = p.videoUrl;
+    }
   }
 
   function clearProgress() {
@@ -379,6 +397,7 @@ JS = r"""
   }
 
   function afterGeneration(after) {       // a generation finished (any outcome)
+    refreshPostList();
     if (K.coverToastMs > 0) coverToast(K.coverToastMs);
     if (after && after.dialog) showDialog(after.dialog.kind, after.dialog.ms);
   }
@@ -466,7 +485,7 @@ JS = r"""
     document.querySelector("img.source").src = "/imagine-public/images/" + mediaId + ".jpg";
     clearProgress();
     stage.textContent = "";
-    if (info.video) showVideo(info.video.videoUrl);
+    if (info.video) showVideo(info.video.videoUrl, info.video.videoId);
     hasVideo = !!info.video;
     render();
   }
@@ -505,11 +524,14 @@ JS = r"""
 
   function onSuccess(v) {
     removeLoading(); clearProgress();
-    showVideo(v.videoUrl);
+    showVideo(v.videoUrl, v.videoId);
     hasVideo = true;
     render();
-    storeEntry({ videoId: v.videoId, progress: 100, moderated: false,
-                 mediaUrl: new URL(v.videoUrl, location.href).href, videoUrl: v.videoUrl });
+    var entry = { videoId: v.videoId, progress: 100, moderated: false };
+    if (v.videoUrl && urlIn("store")) {
+      entry.mediaUrl = new URL(v.videoUrl, location.href).href; entry.videoUrl = v.videoUrl;
+    }
+    storeEntry(entry);
     setTimeout(function () { history.pushState({}, "", "/imagine/post/" + v.videoPostId); }, 300);
   }
 
@@ -647,7 +669,7 @@ JS = r"""
     };
   } catch (e) {}
 
-  if (CFG.video) showVideo(CFG.video.videoUrl);
+  if (CFG.video) showVideo(CFG.video.videoUrl, CFG.video.videoId);
   render();
   if (CFG.dialog) showDialog(CFG.dialog.kind, CFG.dialog.ms);
   window.__sim = { get promptState() { return promptState; }, get generating() { return generating; },
@@ -692,6 +714,7 @@ def post_page(
     options: dict | None = None,
     option_choices: dict | None = None,
     markup: str = "grok",
+    video_url_in: tuple[str, ...] = ("stream", "postList", "dom", "store"),
 ) -> str:
     labels = LABELS.get(locale, LABELS["en"])
     if markup == "changed":
@@ -714,6 +737,7 @@ def post_page(
         "optionChoices": option_choices or {},
         "markup": markup,
         "dialog": dialog,
+        "videoUrlIn": list(video_url_in),
     }
     e = html.escape
     if editor == "prosemirror":

@@ -76,6 +76,9 @@ OPTION_CHOICES: dict[str, tuple] = {
 }
 DEFAULT_OPTIONS = {"videoLength": 6, "resolutionName": "480p", "aspectRatio": "2:3", "mode": "normal"}
 
+# Where a finished video's URL shows (SimSite(video_url_in=...) keeps it to some of them).
+VIDEO_URL_SOURCES = ("stream", "postList", "dom", "store")
+
 
 def _check_options(options: dict) -> dict:
     for k, v in options.items():
@@ -255,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif m := _VIDEO_RE.match(path):  # the old same-origin video route (no cookie needed)
             self._send(200, video_file(m.group(1).lower(), site.video_size), "video/mp4")
         elif path == POST_LIST_PATH:
-            self._json({"posts": site.posts})
+            self._json({"posts": site._served_posts()})
         elif m := _POST_INFO_RE.match(path):
             self._json(site._post_info(m.group(1)))
         elif path == "/__sim/requests":
@@ -503,6 +506,13 @@ class SimSite:
     send half the body under the full Content-Length, then close. `asset_requests` logs
     every request (cookie: whether it came, never its value).
 
+    The page reads `GET /rest/media/post/list` after every generation (`post_list_reads` counts
+    the reads); a player the stream gave no URL takes the list's. `video_url_in` (default all of
+    VIDEO_URL_SOURCES) keeps a finished video's URL to some of its places: "stream" (the completed
+    object's `videoUrl`), "postList" (the list's `videoUrl`, else null), "dom" (`video#sd-video`'s
+    src; without it the player has none) and "store" (the entry's `mediaUrl` / `videoUrl`, when the
+    stream named it). E.g. `video_url_in=("postList",)`: only the post list tells where the file is.
+
     Generation options: `button[aria-label="Video Options"]` (its first `div` still shows
     progress) opens `div[role="menu"][aria-label="Video options"]` with
     `button[role="menuitemradio"][data-option][data-value][aria-checked]` for videoLength
@@ -556,6 +566,7 @@ class SimSite:
         redo_resets: dict | None = None,
         markup: str = "grok",
         no_toasts: bool = False,
+        video_url_in: tuple[str, ...] | list[str] = VIDEO_URL_SOURCES,
     ):
         if markup not in ("grok", "changed"):
             raise ValueError(f"markup must be 'grok' or 'changed', not {markup!r}")
@@ -580,6 +591,11 @@ class SimSite:
         self._truncate_left = max(0, int(truncate_videos))
         self._assets: list[dict] = []
         self.video_options = _check_options({**DEFAULT_OPTIONS, **(video_options or {})})
+        unknown = [x for x in video_url_in if x not in VIDEO_URL_SOURCES]
+        if unknown:
+            raise ValueError(f"video_url_in: unknown source(s) {unknown} (known: {', '.join(VIDEO_URL_SOURCES)})")
+        self.video_url_in = tuple(video_url_in)
+        self._post_list_reads = 0
         self.post_id = (post_id or new_id()).lower()
         self.media_id = (media_id or self.post_id).lower()
         self._image_posts = self._make_image_posts(image_posts)  # postId -> mediaId, the first is post_id
@@ -873,6 +889,22 @@ class SimSite:
         with self._lock:
             return json.loads(json.dumps(self._posts))
 
+    def _served_posts(self) -> list[dict]:
+        """What GET /rest/media/post/list answers (counted): the posts, their videoUrl only if "postList" is in video_url_in."""
+        posts = self.posts
+        with self._lock:
+            self._post_list_reads += 1
+        if "postList" not in self.video_url_in:
+            for post in posts:
+                post["videoUrl"] = None
+        return posts
+
+    @property
+    def post_list_reads(self) -> int:
+        """How many times /rest/media/post/list was read (the page reads it after every generation)."""
+        with self._lock:
+            return self._post_list_reads
+
     @property
     def page_events(self) -> list[dict]:
         """What was done to the pages' own elements (see the class docstring), oldest first."""
@@ -934,6 +966,7 @@ class SimSite:
             image_posts=dict(self._image_posts),
             dialog=dialog,
             markup=self.markup,
+            video_url_in=self.video_url_in,
         )
 
     # ---- generation -------------------------------------------------------------------------
@@ -1027,7 +1060,7 @@ class SimSite:
                     "moderated": kind == "moderated",
                     **shape,
                 }
-                if kind == "completed":
+                if kind == "completed" and "stream" in self.video_url_in:
                     v["videoUrl"] = self.video_url(video_id)
                 if kind in ("completed", "moderated"):
                     self._add_post(video_id, video_post_id, parent, progress, kind == "moderated")
