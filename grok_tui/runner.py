@@ -9,6 +9,7 @@ Everything that happens is passed to `listener` (the UI or the headless printer)
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
@@ -42,7 +43,7 @@ from .browser.signals import OptionsDiffer, OptionsSeen, VideoUrl
 from .saving import SessionSaves
 from .settings import GROK_MIN_PACE_S, Settings, is_local_url
 from .store import StateStore, open_append
-from .tablock import TabBusy, TabLock
+from .tablock import TabBusy, TabLock, me
 
 MAX_LOG_LINES = 200
 MAX_PAGE_NOTICES = 20  # unique page notices logged per session; the rest are counted
@@ -275,13 +276,22 @@ class SessionRunner:
             endpoint=self.settings.endpoint_spec(),
             tab_match=self.settings.tab,
             emit=self._emit_from_link,
+            tab_wait_s=self.settings.tab_wait_s,
+            owner=me(),
             **extra,
         )
         self.link = link
         target_id = target_id or (self._tab_lock.target_id if self._tab_lock else None)
         target_id, several = await self._claim(link, target_id)
         try:
-            info = await (asyncio.to_thread(link.attach, target_id) if target_id else asyncio.to_thread(link.attach))
+            try:
+                info = await self._attach_link(link, target_id)
+            except TabBusy as busy:  # another grok-tui, maybe on another machine, marked the page as its own
+                if self.on_busy != "watch":
+                    raise
+                self._release_lock()
+                self.read_only = str(busy).split(";")[0] + "; watching read-only."
+                info = await self._attach_link(link, target_id)
         except BaseException:
             if self._tab_lock is not None and self._tab_lock.target_id == target_id and not self.attached:
                 self._release_lock()
@@ -297,6 +307,11 @@ class SessionRunner:
             url = getattr(getattr(info, "identity", None), "url", "")
             self._log("WARN", f"{several} tabs match {self.settings.tab!r}; using the first: {url}")
         return info
+
+    async def _attach_link(self, link: Any, target_id: str | None) -> Any:
+        if self.read_only:
+            return await asyncio.to_thread(functools.partial(link.attach, target_id, watch_only=True))
+        return await (asyncio.to_thread(link.attach, target_id) if target_id else asyncio.to_thread(link.attach))
 
     async def _claim(self, link: Any, target_id: str | None) -> tuple[str | None, int]:
         """Lock the tab before anything is installed on it: one controller per tab.
@@ -406,13 +421,18 @@ class SessionRunner:
             if not (prompt or "").strip():
                 prompt = self.engine.persistent.last_prompt_value
         post_id, media_id = self.identity()
+        url = getattr(getattr(self.info, "identity", self.info), "url", None)
         if self.link is not None:
             try:
                 ident = await asyncio.to_thread(self.link.identity)
                 post_id = getattr(ident, "post_id", None) or post_id
                 media_id = getattr(ident, "media_id", None) or media_id
+                url = getattr(ident, "url", None) or url
             except Exception:
                 pass
+            if hasattr(self.link, "bind_session") and not self.engine.phase.active:
+                # the session's page: every prompt write and click checks the tab still shows it
+                self.link.bind_session(url, media_id)
         self.submit(StartSession(prompt or "", post_id=post_id, media_id=media_id, **kw))
 
     # ------------------------------------------------------------ the loop
@@ -702,7 +722,38 @@ class SessionRunner:
                 return
             except Exception as exc:
                 self._log("DEBUG", f"re-attach failed: {exc}")
+                other = await self._tab_showing_session_image()
+                if other is not None:
+                    try:
+                        self._release_lock()
+                        await self.attach(other)
+                        self._log("INFO", "browser link re-attached to another tab showing the session's image")
+                        return
+                    except Exception as exc2:
+                        self._log("DEBUG", f"re-attach to tab {other} failed: {exc2}")
         self.submit(BrowserLost(reason))
+
+    async def _tab_showing_session_image(self) -> str | None:
+        """When the session's tab is gone: another matching tab that shows the session's image (read, not touched)."""
+        link, media = self.link, self.engine.persistent.original_media_id
+        gone = self._tab_lock.target_id if self._tab_lock else None
+        if link is None or not media or not hasattr(link, "peek"):
+            return None
+        try:
+            tabs = await asyncio.to_thread(link.list_tabs)
+        except Exception:
+            return None
+        if gone is not None and any(t["id"] == gone for t in tabs):
+            return None  # the tab is still there: re-attach to it, not to another
+        for t in tabs:
+            try:
+                ident = await asyncio.to_thread(link.peek, t["id"])
+            except Exception:
+                continue
+            if ident is not None and ident.media_id == media.lower():
+                return t["id"]
+            self._log("DEBUG", f"tab {t['url']} is not re-attached: it does not show the session's image")
+        return None
 
 
 def _quietly(fn: Callable, *args: Any) -> None:

@@ -8,22 +8,22 @@ import threading
 from browser_rig import make_rig
 from grok_tui.browser.cdp import CdpSession
 from grok_tui.browser.endpoint import discover
-from grok_tui.browser.observer import BINDING_NAME
 from test_faults import Watcher, last_summary, run
 
 FLOOD_JS = """(() => {
-  const send = window[%r];
+  const name = Object.getOwnPropertyNames(window).find((k) => k.startsWith("__grokTuiSignal"));
+  const send = window[name];
   const big = 'x'.repeat(70000);
   for (let i = 0; i < 100000; i++) {
-    const k = i %% 5;
+    const k = i % 5;
     if (k === 0) send('not json ' + i);
     else if (k === 1) send(JSON.stringify({kind: 'nonsense', n: i}));
     else if (k === 2) send(JSON.stringify({kind: 'progress', percent: 'lots'}));
     else if (k === 3) send(JSON.stringify([1, 2, 3]));
-    else send(i %% 1000 === 4 ? big : '{"kind": "toast", "text": 12}');
+    else send(i % 1000 === 4 ? big : '{"kind": "toast", "text": 12}');
   }
   return true;
-})()""" % BINDING_NAME
+})()"""
 
 
 def rss_mb() -> float:

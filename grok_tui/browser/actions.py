@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from ..engine.events import ClickFailed, ClickMakeVideo, ClickSent
+from ..sanitize import page_text
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpError, CdpTimeout, log
 from .dom import DomSignals
 from .network import GenerationWatch
 from .observer import as_list
-from .page import Page, js_call, post_id_from_url
+from .page import JS_WHERE_FN, Expect, Page, js_call, origin_of, post_id_from_url, wrong_page
 
 CONFIRM_TIMEOUT = 2.0
-
-
-def origin_of(url: str) -> str | None:
-    parts = urlsplit(url or "")
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else None
+LATE_CONFIRM_S = 10.0  # after the first confirm window, how long (at most 5 windows) a slow page's request is awaited
+COVER_WAIT_S = 3.0  # how long a covered button may take to clear (toasts do)
+BUSY_PAGE_S = 60.0  # how long a page busy in its own click handler is waited for
 
 
 @dataclass(frozen=True)
@@ -90,16 +88,37 @@ function __selectAll(el) {
   s.removeAllRanges();
   s.addRange(r);
 }
+""" + JS_WHERE_FN + r"""
+function __right(where, origin, media) {
+  if (!where.tabOk || where.origin !== origin || !/^\/imagine\/post\/[A-Za-z0-9-]+\/?$/.test(where.path)) return false;
+  var m = /imagine-public\/images\/([A-Za-z0-9_-]+)/.exec(where.mediaSrc || "");
+  return !!(m && media && m[1].toLowerCase() === media);
+}
+function __describe(el) {
+  if (!el) return "nothing";
+  var d = el.tagName.toLowerCase();
+  if (el.id) d += "#" + el.id;
+  if (typeof el.className === "string" && el.className.trim()) d += "." + el.className.trim().split(/\s+/).slice(0, 3).join(".");
+  var label = el.getAttribute("aria-label") || el.getAttribute("role") || "";
+  if (label) d += " [" + label + "]";
+  var t = (el.innerText || el.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60);
+  if (t) d += " \"" + t + "\"";
+  return d;
+}
 """
 
-_JS_PREPARE_EDITOR = r"""(function (sels) {
+# Checks where the tab is and, only on the session's page, focuses the editor and selects its text:
+# one evaluate, so the write that follows goes to the page just checked.
+_JS_PREPARE_EDITOR = r"""(function (sels, imgSels, videoSel, tabMatch, origin, media) {
   %s
+  var where = __where(imgSels, videoSel, tabMatch);
+  if (!__right(where, origin, media)) return { found: false, where: where };
   var el = __first(sels);
-  if (!el) return { found: false };
+  if (!el) return { found: false, where: where };
   try { el.scrollIntoView({ block: "center", inline: "nearest" }); } catch (e) {}
   el.focus();
   __selectAll(el);
-  return { found: true, kind: __isText(el) ? "textarea" : "editable",
+  return { found: true, where: where, kind: __isText(el) ? "textarea" : "editable",
            focused: document.activeElement === el || el.contains(document.activeElement) };
 })""" % _JS_HELPERS
 
@@ -130,18 +149,23 @@ _JS_SET_VALUE = r"""(function (sels, text) {
 
 _JS_DELETE_SELECTION = "document.execCommand('delete')"
 
-_JS_FIND_BUTTON = r"""(function (sels) {
+# Where the tab is, and the button with the hit test at its centre: one evaluate right before the click.
+# `anyPage`: only the hit test, wherever the tab is (a batch's look before it binds the job's post).
+_JS_FIND_BUTTON = r"""(function (sels, imgSels, videoSel, tabMatch, origin, media, anyPage) {
   %s
+  var where = __where(imgSels, videoSel, tabMatch);
+  if (!anyPage && !__right(where, origin, media)) return { found: false, where: where, wrong: true };
   var el = __first(sels);
-  if (!el) return { found: false };
+  if (!el) return { found: false, where: where };
   try { el.scrollIntoView({ block: "center", inline: "center" }); } catch (e) {}
   var r = el.getBoundingClientRect();
   var x = r.left + r.width / 2, y = r.top + r.height / 2;
   var hit = document.elementFromPoint(x, y);
-  return { found: true, x: x, y: y, w: r.width, h: r.height,
+  var ok = !!(hit && (hit === el || el.contains(hit)));
+  return { found: true, where: where, x: x, y: y, w: r.width, h: r.height,
            disabled: !!(el.disabled || el.getAttribute("aria-disabled") === "true"),
            label: String(el.getAttribute("aria-label") || el.textContent || "").slice(0, 80),
-           hit: !!(hit && (hit === el || el.contains(hit))) };
+           hit: ok, cover: ok ? null : __describe(hit) };
 })""" % _JS_HELPERS
 
 _JS_CLICK = r"""(function (sels) {
@@ -162,6 +186,15 @@ _JS_WAIT_FOR = """(sels, ms) => new Promise((done) => {
 })"""
 
 
+def _covered(btn: dict) -> str:
+    """What covers the button's centre, in words (page text, escaped and capped)."""
+    label = page_text(btn.get("label") or "generate", 40)
+    return f"the {label!r} button is covered by {page_text(btn.get('cover') or 'another element', 120)}"
+
+
+_MOVED = object()  # the tab left the session's page between the check and the write or click
+
+
 class Actions:
     def __init__(
         self,
@@ -170,9 +203,12 @@ class Actions:
         network: GenerationWatch,
         dom: DomSignals,
         confirm_timeout: float = CONFIRM_TIMEOUT,
+        tab_wait_s: float = 30.0,
     ):
         self.page, self.board, self.network, self.dom = page, board, network, dom
         self.confirm_timeout = confirm_timeout
+        self.tab_wait_s = tab_wait_s
+        self.expect: Expect | None = None  # the session's page (set at attach, then by the session)
 
     def capture_prompt(self) -> str:
         """The editor's current text ("" if there is no editor)."""
@@ -210,20 +246,59 @@ class Actions:
         # 1. What is on the page before this click belongs to earlier attempts.
         self.dom.absorb_snapshot()
         board.begin(attempt)
-        # 2. Same source image?
-        try:
-            ident = page.identity()
-            if cmd.media_id and ident.media_id and ident.media_id != cmd.media_id.lower():
-                board.log(
-                    "WARN",
-                    f"attempt {attempt}: the page shows image {ident.media_id[:8]}…, the session's is {cmd.media_id[:8]}…",
-                )
-        except BrowserError as exc:
-            log.debug("identity before click failed: %s", exc)
-        # 3. Write the prompt so it sticks.
+        # 2. Only on the session's page: the URL matches the tab setting, is a post on the session's
+        #    origin, and the page shows the session's source image (checked again in each evaluate below).
+        for _ in range(3):
+            bad = self._await_right_page(attempt)
+            if bad:
+                return ClickFailed(attempt, f"nothing was written or clicked: {bad}")
+            result = self._write_and_click(cmd)
+            if result is not _MOVED:
+                return result
+        return ClickFailed(attempt, "nothing was clicked: the tab kept leaving the session's post")
+
+    def _expect(self) -> Expect:
+        return self.expect or Expect("", "", None)
+
+    def _page_args(self) -> tuple:
+        e, sel = self._expect(), self.page.selectors
+        return (as_list(sel.get("sourceImage")), str(sel.get("preferredVideo")), e.tab_match, e.origin,
+                (e.media_id or "").lower())
+
+    def _await_right_page(self, attempt: int) -> str | None:
+        """None once the tab is the session's page (waiting up to tab_wait_s for it), else where it is."""
+        expect = self._expect()
+        deadline = time.monotonic() + self.tab_wait_s
+        said = False
+        while True:
+            self.page.moved.clear()
+            try:
+                where = self.page.where(expect.tab_match, timeout=2.0)
+            except CdpError:  # the document is changing (navigation): read again in the new one
+                where = None
+            bad = wrong_page(where, expect) if where is not None else "the tab is loading another page"
+            if bad is None:
+                return None
+            if not said:
+                said = True
+                self.board.log("WARN", f"attempt {attempt}: not writing or clicking: {bad}; waiting up to "
+                                       f"{self.tab_wait_s:g} s for the session's post")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bad
+            self.page.require()
+            self.page.moved.wait(min(left, 1.0))
+
+    def _write_and_click(self, cmd: ClickMakeVideo):
+        attempt = cmd.attempt
+        page, board = self.page, self.board
+        args = self._page_args()
+        # 3. Write the prompt so it sticks (the evaluate that focuses the editor checks the page first).
         prompt_sels = as_list(page.selectors.get("prompt"))
         self._wait_for_editor(prompt_sels)
-        prep = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels))
+        prep = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels, *args))
+        if isinstance(prep, dict) and wrong_page(prep.get("where"), self._expect()):
+            return _MOVED
         if not isinstance(prep, dict) or not prep.get("found"):
             return ClickFailed(attempt, "no prompt editor on the page")
         if cmd.prompt:
@@ -235,6 +310,9 @@ class Actions:
         how = "typed"
         if got != want:
             log.debug("prompt did not stick after insertText; trying the fallback writer")
+            again = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels, *args))
+            if not isinstance(again, dict) or not again.get("found"):
+                return _MOVED
             page.eval(js_call(_JS_SET_VALUE, prompt_sels, cmd.prompt))
             got = self.capture_prompt()
             how = "set"
@@ -242,60 +320,94 @@ class Actions:
                 return ClickFailed(
                     attempt, f"the prompt did not stick (page shows {len(got)} chars, wanted {len(want)})"
                 )
-        # 4. Find the button (Redo first, then Make video).
+        # 4. Find the button (Redo first, then Make video) on the session's page, enabled and not covered.
         btn_sels = as_list(page.selectors.get("generate"))
-        btn = page.eval(js_call(_JS_FIND_BUTTON, btn_sels))
-        deadline = time.monotonic() + 1.5
-        while isinstance(btn, dict) and btn.get("found") and btn.get("disabled") and time.monotonic() < deadline:
+        find = js_call(_JS_FIND_BUTTON, btn_sels, *args)
+        btn = page.eval(find)
+        start = time.monotonic()
+        while isinstance(btn, dict) and btn.get("found"):
+            waited = time.monotonic() - start
+            if btn.get("disabled") and waited < 1.5:
+                pass
+            elif not btn.get("disabled") and not btn.get("hit") and waited < COVER_WAIT_S:
+                pass  # something covers its centre (a toast, a dialog): wait for it to clear
+            else:
+                break
             time.sleep(0.1)
-            btn = page.eval(js_call(_JS_FIND_BUTTON, btn_sels))
+            btn = page.eval(find)
+        if isinstance(btn, dict) and btn.get("wrong"):
+            return _MOVED
         if not isinstance(btn, dict) or not btn.get("found"):
             return ClickFailed(attempt, "no generate button (Redo / Make video) on the page")
         if btn.get("disabled"):
             return ClickFailed(attempt, "the generate button is disabled")
-        label = str(btn.get("label", ""))[:40]
+        label = page_text(btn.get("label", ""), 40)
         x, y = btn.get("x"), btn.get("y")
         if not all(isinstance(v, (int, float)) for v in (x, y)) or btn.get("w", 0) <= 0:
             return ClickFailed(attempt, "the generate button has no size on screen")
         if not btn.get("hit"):
-            log.debug("generate button centre is covered by another element")
-        # 5. A real click, confirmed by the generation request.
+            return ClickFailed(attempt, f"not clicked: {_covered(btn)} (still after {COVER_WAIT_S:g} s)")
+        # 5. One real click, confirmed by the generation request; never a second one for this attempt.
         before = self.network.arm()
         wait = self.confirm_timeout
         if page.eval("document.visibilityState") == "hidden":
             # A background tab renders no frames, so Chrome holds mouse events until it is shown
-            # (and would then click late, maybe twice). Click through the DOM instead.
+            # (and would then click late, maybe twice). Click through the DOM instead (the only click).
             board.log("INFO", f"attempt {attempt}: the tab is in the background; clicking {label!r} through the page")
             page.eval(js_call(_JS_CLICK, btn_sels))
-            if self.network.wait_request(before, wait):
+            if self._confirmed(attempt, before, wait):
                 return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (background tab)"
             page.require()
             return ClickFailed(attempt, "no generation request followed the click (background tab)")
+        busy = False
         for kind, extra in (("mouseMoved", {}), ("mousePressed", {"button": "left", "clickCount": 1, "buttons": 1}),
                             ("mouseReleased", {"button": "left", "clickCount": 1, "buttons": 0})):
-            page.call("Input.dispatchMouseEvent", type=kind, x=float(x), y=float(y), **extra)
-        if self.network.wait_request(before, wait):
+            try:
+                page.call("Input.dispatchMouseEvent", type=kind, x=float(x), y=float(y), **extra)
+            except CdpTimeout:
+                busy = True  # the page is busy in its own handler: the click is delivered, its request may be late
+                break
+        if busy:
+            board.log("WARN", f"attempt {attempt}: the page is busy in its own click handler; waiting for it")
+            self._wait_page_free()
+        if self._confirmed(attempt, before, wait):
             return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked"
         page.require()
-        board.log("WARN", f"attempt {attempt}: no generation request {wait:g} s after the click; retrying with el.click()")
-        page.eval(js_call(_JS_CLICK, btn_sels))
-        if self.network.wait_request(before, wait):
-            return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (fallback el.click)"
-        page.require()
         return ClickFailed(attempt, "no generation request followed the click")
+
+    def _confirmed(self, attempt: int, before: int, wait: float) -> bool:
+        """The click's request came: within `wait`, or late (a slow page) within LATE_CONFIRM_S more."""
+        if self.network.wait_request(before, wait):
+            return True
+        s = self.page.session
+        if s is None or not s.alive:
+            return False
+        late = min(LATE_CONFIRM_S, 5 * wait)
+        self.board.log("WARN", f"attempt {attempt}: no generation request {wait:g} s after the click; "
+                               f"waiting {late:g} s more (never a second click)")
+        return self.network.wait_request(before, late)
+
+    def _wait_page_free(self) -> None:
+        """Wait until the page runs script again (its handler has finished), at most BUSY_PAGE_S."""
+        deadline = time.monotonic() + BUSY_PAGE_S
+        while time.monotonic() < deadline:
+            try:
+                self.page.eval("1", timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+                return
+            except CdpTimeout:
+                continue
 
     def button_cover(self) -> str | None:
         """None when the generate button is there and nothing covers its centre, else what is wrong, in words.
 
         The same hit test as the click's (elementFromPoint at the button's centre); nothing is clicked.
         """
-        btn = self.page.eval(js_call(_JS_FIND_BUTTON, as_list(self.page.selectors.get("generate"))))
+        btn = self.page.eval(js_call(_JS_FIND_BUTTON, as_list(self.page.selectors.get("generate")), *self._page_args(), True))
         if not isinstance(btn, dict) or not btn.get("found"):
             return "there is no generate button (Redo / Make video) on the page"
         if btn.get("hit"):
             return None
-        label = str(btn.get("label") or "generate")[:40]
-        return f"the {label!r} button is covered by {btn.get('cover') or 'another element'}"
+        return _covered(btn)
 
     def open_post(self, url: str | None, wait_s: float, tab_origin: str | None = None) -> OpenedPost:
         """Send the attached tab to `url` (same origin only; None: stay), wait for the composer (blocking).

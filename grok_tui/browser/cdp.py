@@ -65,7 +65,9 @@ class NotChrome(BrowserError):
 
 class NoMatchingTab(BrowserError):
     def __init__(self, match: str, urls: list[str]):
-        self.match, self.urls = match, list(urls)
+        from ..sanitize import strip_url
+
+        self.match, self.urls = match, [strip_url(u, 200) for u in urls]
         shown = ", ".join(self.urls[:8]) + (f" and {len(self.urls) - 8} more" if len(self.urls) > 8 else "")
         super().__init__(f"No open tab's URL contains {match!r}; open tabs: {shown or 'none'}.")
 

@@ -11,13 +11,14 @@ import time
 from collections import OrderedDict
 
 from ..engine.events import RateLimited, VideoModerated, VideoSucceeded
+from ..sanitize import page_text
 from .attempts import MAX_KEYS, AttemptBoard
 from .cdp import BrowserError, CdpSession, log
-from .observer import BINDING_NAME, OBSERVER_FLAG, SignalGate, classify_toast, validate_signal
-from .page import Page
-from .signals import SignalStats, VideoUrl
+from .observer import SignalGate, classify_toast, validate_signal
+from .page import Page, js_call
+from .signals import PageNotice, SignalStats, VideoUrl
 
-_JS_SNAPSHOT = "(window.%s && window.%s.snapshot) ? window.%s.snapshot() : null" % ((OBSERVER_FLAG,) * 3)
+_JS_SNAPSHOT = "(function (f) { return (window[f] && window[f].snapshot) ? window[f].snapshot() : null; })"
 
 
 def _store_key(e: dict) -> str | None:
@@ -44,7 +45,7 @@ class DomSignals:
         s.on("Runtime.bindingCalled", self._on_binding)
 
     def _on_binding(self, p: dict) -> None:
-        if p.get("name") != BINDING_NAME:
+        if p.get("name") != self.page.binding:
             return
         for sig in self.gate.admit(p.get("payload")):
             try:
@@ -83,11 +84,13 @@ class DomSignals:
         elif kind == "mediaStore":
             self._on_store(sig["entries"])
         elif kind == "route":
-            self.page.later(self.page.route, sig["path"])
+            self.page.request_route(sig["path"])
         elif kind == "ready":
             log.debug("observer ready in document %s", sig["docId"])
 
-    def _on_toast(self, key: str, text: str) -> None:
+    def _on_toast(self, key: str, raw: str) -> None:
+        what = classify_toast(raw)
+        text = page_text(raw)  # page text enters here, once: escaped and capped
         board = self.board
         with board.lock:
             if key in self.toast_keys:
@@ -96,7 +99,6 @@ class DomSignals:
             self.toast_keys[key] = attempt
             if len(self.toast_keys) > MAX_KEYS:
                 self.toast_keys.popitem(last=False)
-        what = classify_toast(text)
         if attempt is None:
             if what:
                 log.debug("toast before any click ignored: %s", text[:80])
@@ -104,9 +106,9 @@ class DomSignals:
         if what == "moderated":
             board.emit_attempt(VideoModerated(attempt, None, None, "dom"))
         elif what == "rate":
-            board.emit_attempt(RateLimited(attempt, "dom", text[:200]))
+            board.emit_attempt(RateLimited(attempt, "dom", text))
         else:
-            board.log("INFO", f"page notice: {text[:200]}")
+            board.emit(PageNotice(text))
 
     def _on_store(self, entries: list[dict], *, silent: bool = False) -> None:
         board = self.board
@@ -135,10 +137,11 @@ class DomSignals:
     def absorb_snapshot(self) -> None:
         """Mark every video, toast and store entry on the page now as seen (they are not the next attempt's)."""
         page = self.page
-        snap = page.eval(_JS_SNAPSHOT)
+        expr = js_call(_JS_SNAPSHOT, page.flag)
+        snap = page.eval(expr)
         if snap is None:
             page.install()
-            snap = page.eval(_JS_SNAPSHOT)
+            snap = page.eval(expr)
         if not isinstance(snap, dict):
             return
         with self.board.lock:

@@ -21,7 +21,8 @@ import time
 from typing import Callable
 
 from ..engine.events import ClickMakeVideo
-from .actions import CONFIRM_TIMEOUT, Actions, OpenedPost, origin_of
+from ..sanitize import page_text, strip_url
+from .actions import CONFIRM_TIMEOUT, Actions, OpenedPost
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening
 from .dom import DomSignals
@@ -31,7 +32,7 @@ from .endpoint import Endpoint, EndpointSpec, StalePortFile, resolve
 from .guard import OptionsGuard
 from .network import GenerationWatch
 from .observer import SignalGate, merge_selectors
-from .page import Page, media_id_from_src, post_id_from_url
+from .page import Expect, Page, media_id_from_src, origin_of, post_id_from_url
 from .probe import Probe, ProbeReport
 from .signals import AttachInfo, Attached, AwaitingPermission, Disconnected, TabIdentity, TabsChanged
 from .tabs import Tabs
@@ -50,6 +51,8 @@ class BrowserLink:
         confirm_timeout: float = CONFIRM_TIMEOUT,
         endpoint: EndpointSpec | None = None,
         allow_option_change: bool = False,
+        tab_wait_s: float = 30.0,
+        owner: dict | None = None,
     ):
         """`endpoint` says where Chrome is (settings.endpoint_spec()); without it, host:port the classic way."""
         self.spec = endpoint or EndpointSpec(host=host, port=port)
@@ -63,10 +66,10 @@ class BrowserLink:
         self.call_timeout = call_timeout
         self.info: AttachInfo | None = None
         self.board = AttemptBoard(emit)
-        self.page = Page(self.board, self.selectors, call_timeout)
+        self.page = Page(self.board, self.selectors, call_timeout, owner)
         self.network = GenerationWatch(self.page, self.board)
         self.dom = DomSignals(self.page, self.board)
-        self.actions = Actions(self.page, self.board, self.network, self.dom, confirm_timeout)
+        self.actions = Actions(self.page, self.board, self.network, self.dom, confirm_timeout, tab_wait_s)
         self.guard = OptionsGuard(self.page, self.board, allow_change=allow_option_change)
         self._files: CdpSession | None = None  # a second session on the tab, only for reading video files
         self._files_lock = threading.Lock()
@@ -128,17 +131,18 @@ class BrowserLink:
     def _tabs_changed(self) -> None:
         tabs = self._tabs
         if tabs is not None:
-            self.board.emit(TabsChanged(tuple(self._matching(tabs.pages()))))
+            self.board.emit(TabsChanged(tuple(_shown(self._matching(tabs.pages())))))
 
     def _matching(self, pages: list[dict]) -> list[dict]:
         return [t for t in pages if self.tab_match in t["url"]]
 
     def list_tabs(self) -> list[dict]:
         """The page tabs whose URL contains tab_match: [{id, url, title}], in Chrome's order."""
-        return self._matching(self._browser().pages())
+        return _shown(self._matching(self._browser().pages()))
 
-    def attach(self, target_id: str | None = None) -> AttachInfo:
-        """Attach to a page tab whose URL contains tab_match. Raises BrowserError subclasses.
+    def attach(self, target_id: str | None = None, *, watch_only: bool = False) -> AttachInfo:
+        """Attach to a page tab whose URL contains tab_match. Raises BrowserError subclasses,
+        or TabBusy when another live grok-tui controls the tab (unless `watch_only`).
 
         `target_id` picks one (the user's choice); without it the tab attached before is
         preferred (a re-attach stays on the chosen tab), else the first match.
@@ -164,7 +168,7 @@ class BrowserLink:
             for part in (self.page, self.network, self.dom, self.guard):
                 part.register(session)
             session.on_disconnect(self._on_disconnect)
-            ident = self.page.setup(session, target["url"])
+            ident = self.page.setup(session, target["url"], watch_only=watch_only)
             self.guard.setup(session, self.call_timeout)
         except BaseException:
             self.page.session = None
@@ -187,8 +191,38 @@ class BrowserLink:
         if self._announce:
             self.board.log("INFO", self._announce)
             self._announce = ""
+        if self.actions.expect is None or not self.actions.expect.origin:
+            self.actions.expect = Expect(self.tab_match, origin_of(ident.url), ident.media_id)
         self.board.emit(Attached(self.info))
         return self.info
+
+    def bind_session(self, url: str | None, media_id: str | None) -> None:
+        """The session's page (its origin and source image): every write and click checks the tab still shows it."""
+        self.actions.expect = Expect(self.tab_match, origin_of(url), media_id.lower() if media_id else None)
+
+    def peek(self, target_id: str) -> TabIdentity | None:
+        """Read a matching tab's identity with one evaluate, enabling and installing nothing (a re-attach candidate)."""
+        tabs = self._browser()
+        if not any(t["id"] == target_id for t in self._matching(tabs.pages())):
+            return None
+        try:
+            session = tabs.open(target_id, timeout=self.call_timeout)
+        except BrowserError:
+            return None
+        try:
+            where = session.call("Runtime.evaluate", timeout=self.call_timeout, returnByValue=True,
+                                 expression=self.page.where_expression(self.tab_match))
+        except BrowserError:
+            return None
+        finally:
+            session.close()
+        v = (where.get("result") or {}).get("value")
+        if not isinstance(v, dict):
+            return None
+        url = str(v.get("href", ""))
+        src = v.get("mediaSrc") if isinstance(v.get("mediaSrc"), str) else None
+        return TabIdentity(url=strip_url(url), title="", post_id=post_id_from_url(url), media_id=media_id_from_src(src),
+                           target_id=target_id)
 
     def close(self) -> None:
         """Remove what we installed (observer, binding, title prefix) and drop the connection."""
@@ -284,6 +318,11 @@ class BrowserLink:
         """Send the chosen tab to `url` (a post on its own origin; None: stay) and wait for the composer (blocking)."""
         here = self.info.identity.url if self.info is not None else None
         return self.actions.open_post(url, wait_s, origin_of(here) if here else None)
+
+
+def _shown(tabs: list[dict]) -> list[dict]:
+    """Tabs as they leave the link: page text enters here (no query string, control characters escaped)."""
+    return [{"id": t["id"], "url": strip_url(t["url"]), "title": page_text(t["title"])} for t in tabs]
 
 
 __all__ = [

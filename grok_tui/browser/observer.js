@@ -6,7 +6,7 @@
  */
 (function (cfg) {
   "use strict";
-  var FLAG = "__grokTuiObserver";
+  var FLAG = cfg.flag || "__grokTuiObserver";
   if (window !== window.top) return "frame";  // the main frame only
   var prev = window[FLAG];
   if (prev && prev.version === cfg.version) {

@@ -72,9 +72,11 @@ def as_list(value) -> list[str]:
     return [str(value)]
 
 
-def observer_source(selectors: dict | None = None) -> str:
-    """The observer script, ready for Runtime.evaluate / Page.addScriptToEvaluateOnNewDocument."""
-    cfg = {"selectors": merge_selectors(selectors), "binding": BINDING_NAME, "version": OBSERVER_VERSION}
+def observer_source(selectors: dict | None = None, binding: str = BINDING_NAME, flag: str = OBSERVER_FLAG) -> str:
+    """The observer script, ready for Runtime.evaluate / Page.addScriptToEvaluateOnNewDocument.
+
+    `binding` and `flag` are the instance's own names: what one grok-tui installs, another never removes."""
+    cfg = {"selectors": merge_selectors(selectors), "binding": binding, "flag": flag, "version": OBSERVER_VERSION}
     body = _SCRIPT_PATH.read_text(encoding="utf-8")
     return f"{body}({json.dumps(cfg)});\n"
 

@@ -11,10 +11,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..engine.events import RouteChanged
+from ..sanitize import page_text, strip_url
+from ..tablock import TabBusy
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpError, CdpSession, Disconnected, log
 from .observer import BINDING_NAME, OBSERVER_FLAG, as_list, observer_source
@@ -39,12 +44,77 @@ def media_id_from_src(src: str | None) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def origin_of(url: str | None) -> str:
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The session's page: every prompt write and click first checks the tab still is it."""
+
+    tab_match: str
+    origin: str
+    media_id: str | None
+
+
+# Where the tab is, read in one go (a JS function declaration other page functions include).
+JS_WHERE_FN = r"""
+function __where(imgSels, videoSel, tabMatch) {
+  function all(sels) {
+    var out = [];
+    for (var i = 0; i < sels.length; i++) {
+      try { var f = document.querySelectorAll(sels[i]); for (var k = 0; k < f.length; k++) out.push(f[k]); } catch (e) {}
+    }
+    return out;
+  }
+  var imgs = all(imgSels), src = null, v = null;
+  try { v = document.querySelector(videoSel); } catch (e) {}
+  if (v && imgs.length) {
+    for (var p = v.parentElement; p && !src; p = p.parentElement) {
+      for (var i = 0; i < imgs.length; i++) { if (p.contains(imgs[i])) { src = imgs[i].getAttribute("src"); break; } }
+    }
+  }
+  if (!src && imgs.length) src = imgs[0].getAttribute("src");
+  var href = String(location.href);
+  return { href: href, origin: String(location.origin), path: String(location.pathname),
+           mediaSrc: src ? String(src) : null, tabOk: !!tabMatch && href.indexOf(tabMatch) >= 0 };
+}
+"""
+
+_JS_WHERE = "(function (a, b, c) {%s; return __where(a, b, c); })" % JS_WHERE_FN
+
+_POST_PATH_RE = re.compile(r"^/imagine/post/[A-Za-z0-9-]+/?$")
+
+
+def wrong_page(where: object, expect: Expect) -> str | None:
+    """None when `where` (from __where) is the session's page, else a sentence saying where the tab is."""
+    if not isinstance(where, dict):
+        return "the tab's page could not be read"
+    shown = strip_url(where.get("href"))
+    if not where.get("tabOk"):
+        return f"the tab went to {shown}, which does not match the tab setting {expect.tab_match!r}"
+    if str(where.get("origin")) != expect.origin:
+        return f"the tab went to {shown}, another site than the session's ({expect.origin})"
+    if not _POST_PATH_RE.match(str(where.get("path", ""))):
+        return f"the tab went to {shown}, which is not an image post"
+    media = media_id_from_src(where.get("mediaSrc") if isinstance(where.get("mediaSrc"), str) else None)
+    if not expect.media_id:
+        return "the session has no source image to check the page against"
+    if media != expect.media_id.lower():
+        return f"the tab shows image {(media or 'none')[:8]}… at {shown}, not the session's image {expect.media_id[:8]}…"
+    return None
+
+
 def js_call(fn: str, *args) -> str:
     """A page expression calling the JS function expression `fn` with JSON arguments."""
     return f"({fn})({', '.join(json.dumps(a) for a in args)})"
 
 
-_JS_IDENTITY = r"""(function (imgSels, videoSel) {
+_JS_IDENTITY = r"""(function (imgSels, videoSel, titleKey) {
   function all(sels) {
     var out = [];
     for (var i = 0; i < sels.length; i++) {
@@ -61,14 +131,14 @@ _JS_IDENTITY = r"""(function (imgSels, videoSel) {
     }
   }
   if (!src && imgs.length) src = imgs[0].getAttribute("src");
-  var t = document.title, pre = window.__grokTuiTitlePrefix;
+  var t = document.title, pre = window[titleKey];
   if (pre && t.indexOf(pre + %s) === 0) t = t.slice(pre.length + %d);
   return { url: String(location.href), title: String(t), mediaSrc: src ? String(src) : null };
 })""" % (json.dumps(TITLE_SEP), len(TITLE_SEP))
 
 # Changes only the title (our prefix on, or off again).
-_JS_TITLE = r"""(function (prefix) {
-  var SEP = %s, K = "__grokTuiTitlePrefix";
+_JS_TITLE = r"""(function (prefix, K) {
+  var SEP = %s;
   var old = window[K], t = document.title;
   if (old && t.indexOf(old + SEP) === 0) t = t.slice(old.length + SEP.length);
   if (prefix) {
@@ -82,7 +152,30 @@ _JS_TITLE = r"""(function (prefix) {
   return t;
 })""" % json.dumps(TITLE_SEP)
 
-_JS_STOP_OBSERVER = "(window.%s && window.%s.stop) ? (window.%s.stop(), true) : false" % ((OBSERVER_FLAG,) * 3)
+_JS_STOP_OBSERVER = "(function (f) { return (window[f] && window[f].stop) ? (window[f].stop(), true) : false; })"
+
+# The page-side marker of the instance that controls the tab: {binding, pid, host, command, since}.
+# It is alive while its binding is (Chrome removes a binding when its DevTools session ends).
+CONTROLLER_KEY = "__grokTuiController"
+_JS_HOLDER = """(function (key, mine) {
+  var m = window[key];
+  if (m && typeof m === "object" && m.binding !== mine && typeof window[m.binding] === "function") {
+    return { pid: m.pid, host: m.host, command: m.command, since: m.since };
+  }
+  return null;
+})"""
+_JS_MARK = """(function (key, mine) {
+  var m = window[key];
+  if (m && typeof m === "object" && m.binding !== mine.binding && typeof window[m.binding] === "function") return false;
+  try { Object.defineProperty(window, key, { value: mine, configurable: true, writable: true, enumerable: false }); }
+  catch (e) { window[key] = mine; }
+  return true;
+})"""
+_JS_UNMARK = """(function (key, binding) {
+  var m = window[key];
+  if (m && m.binding === binding) { try { delete window[key]; } catch (e) { window[key] = undefined; } return true; }
+  return false;
+})"""
 
 
 def _log_failure(future) -> None:
@@ -92,11 +185,22 @@ def _log_failure(future) -> None:
 
 
 class Page:
-    def __init__(self, board: AttemptBoard, selectors: dict, call_timeout: float):
+    def __init__(self, board: AttemptBoard, selectors: dict, call_timeout: float, owner: dict | None = None):
         self.board = board
         self.selectors = selectors
         self.call_timeout = call_timeout
-        self.source = observer_source(selectors)
+        # This instance's own names in the page: another grok-tui never removes what this one installs.
+        token = secrets.token_hex(4)
+        self.binding = f"{BINDING_NAME}_{token}"
+        self.flag = f"{OBSERVER_FLAG}_{token}"
+        self.title_key = f"__grokTuiTitle_{token}"
+        self.owner = dict(owner or {})  # who we are, for the page-side controller marker
+        self.controller = False  # set by setup(): this instance controls the tab (else it only watches)
+        self.source = observer_source(selectors, self.binding, self.flag)
+        self.moved = threading.Event()  # set on every route change or new document (wakes a click waiting for its page)
+        self._route_pending: str | None = None
+        self._route_scheduled = False
+        self._last_origin = ""
         self.session: CdpSession | None = None
         self.main_frame: str | None = None
         self._script_id: str | None = None
@@ -148,21 +252,31 @@ class Page:
         s.on("Inspector.detached", lambda p: s.mark_disconnected(f"DevTools detached ({p.get('reason', '?')})"))
         s.on("Inspector.targetCrashed", lambda p: s.mark_disconnected("the tab crashed"))
 
-    def setup(self, session: CdpSession, target_url: str) -> TabIdentity:
-        """Enable the domains, install binding and observer; the tab's identity."""
+    def setup(self, session: CdpSession, target_url: str, *, watch_only: bool = False) -> TabIdentity:
+        """Enable the domains, install binding and observer; the tab's identity.
+
+        Unless `watch_only`, first make sure no other live grok-tui (on any machine) controls the
+        tab (its page-side marker), raising TabBusy before anything is installed."""
         self._ready_for_install = False
         self.main_frame = None
         self._script_id = None
         self._last_path = None
         self.session = session
+        self.controller = False
         t = self.call_timeout
+        if not watch_only:
+            holder = self.eval(js_call(_JS_HOLDER, CONTROLLER_KEY, self.binding))
+            if isinstance(holder, dict):
+                clean = {k: page_text(v, 80) if isinstance(v, str) else v for k, v in holder.items()}
+                raise TabBusy(str(session.target_id), clean)
+            self.controller = True
         for domain in ("Inspector", "Page", "Runtime"):
             session.call(f"{domain}.enable", timeout=t)
         session.call("Network.enable", timeout=t, maxPostDataSize=0)
         tree = session.call("Page.getFrameTree", timeout=t)
         frame = (tree.get("frameTree") or {}).get("frame") or {}
         self.main_frame = frame.get("id")
-        session.call("Runtime.addBinding", timeout=t, name=BINDING_NAME)
+        session.call("Runtime.addBinding", timeout=t, name=self.binding)
         res = session.call("Page.addScriptToEvaluateOnNewDocument", timeout=t, source=self.source)
         self._script_id = res.get("identifier")
         ident = self.identity()
@@ -171,7 +285,8 @@ class Page:
             ident = dataclasses.replace(ident, url=target_url, post_id=post_id_from_url(target_url))
         with self.board.lock:
             self._last_post_id = ident.post_id
-            self._last_path = urlsplit(ident.url).path
+            self._last_origin = origin_of(ident.url)
+            self._last_path = self._last_origin + urlsplit(ident.url).path
         self._ready_for_install = True
         self.install()
         return ident
@@ -179,9 +294,10 @@ class Page:
     def teardown(self, s: CdpSession) -> None:
         """Remove what we installed (title prefix, observer, binding, script) while `s` is alive."""
         steps = [
-            ("Runtime.evaluate", {"expression": js_call(_JS_TITLE, ""), "returnByValue": True}),
-            ("Runtime.evaluate", {"expression": _JS_STOP_OBSERVER, "returnByValue": True}),
-            ("Runtime.removeBinding", {"name": BINDING_NAME}),
+            ("Runtime.evaluate", {"expression": js_call(_JS_TITLE, "", self.title_key), "returnByValue": True}),
+            ("Runtime.evaluate", {"expression": js_call(_JS_STOP_OBSERVER, self.flag), "returnByValue": True}),
+            ("Runtime.evaluate", {"expression": js_call(_JS_UNMARK, CONTROLLER_KEY, self.binding), "returnByValue": True}),
+            ("Runtime.removeBinding", {"name": self.binding}),
         ]
         if self._script_id:
             steps.append(("Page.removeScriptToEvaluateOnNewDocument", {"identifier": self._script_id}))
@@ -198,6 +314,9 @@ class Page:
             return
         try:
             self.eval(self.source, context_id=context_id)
+            if self.controller:
+                mine = dict(self.owner, binding=self.binding)
+                self.eval(js_call(_JS_MARK, CONTROLLER_KEY, mine), context_id=context_id)
         except BrowserError as exc:
             log.debug("observer install failed: %s", exc)
 
@@ -206,7 +325,8 @@ class Page:
     def identity(self, timeout: float | None = None) -> TabIdentity:
         """URL, title (without our prefix), post id and source image id of the attached tab."""
         v = self.eval(
-            js_call(_JS_IDENTITY, as_list(self.selectors.get("sourceImage")), str(self.selectors.get("preferredVideo"))),
+            js_call(_JS_IDENTITY, as_list(self.selectors.get("sourceImage")), str(self.selectors.get("preferredVideo")),
+                    self.title_key),
             timeout=timeout,
         )
         if not isinstance(v, dict):
@@ -215,9 +335,10 @@ class Page:
         title = v.get("title") if isinstance(v.get("title"), str) else ""
         src = v.get("mediaSrc") if isinstance(v.get("mediaSrc"), str) else None
         s = self.session
+        # page text enters here, once: no query string or fragment, control characters escaped
         return TabIdentity(
-            url=url[:4096],
-            title=title[:500],
+            url=strip_url(url),
+            title=page_text(title),
             post_id=post_id_from_url(url),
             media_id=media_id_from_src(src),
             target_id=s.target_id if s else None,
@@ -225,17 +346,50 @@ class Page:
 
     def set_title(self, text: str) -> None:
         """Prefix the tab's title with `text` ("" restores the page's own title)."""
-        self.eval(js_call(_JS_TITLE, str(text)[:200]))
+        self.eval(js_call(_JS_TITLE, str(text)[:200], self.title_key))
+
+    def where_expression(self, tab_match: str) -> str:
+        return js_call(_JS_WHERE, as_list(self.selectors.get("sourceImage")), str(self.selectors.get("preferredVideo")),
+                       tab_match)
+
+    def where(self, tab_match: str, timeout: float | None = None) -> dict | None:
+        """The live URL, origin, path and source image of the tab (for `wrong_page`)."""
+        v = self.eval(self.where_expression(tab_match), timeout=timeout)
+        return v if isinstance(v, dict) else None
 
     # ------------------------------------------------------------------ routes and contexts
 
+    def request_route(self, url_or_path: str) -> None:
+        """A route signal (any thread): the newest wins; at most one route read is queued."""
+        self.moved.set()
+        with self.board.lock:
+            self._route_pending = url_or_path
+            if self._route_scheduled:
+                return
+            self._route_scheduled = True
+        self.later(self._drain_routes)
+
+    def _drain_routes(self) -> None:
+        while True:
+            with self.board.lock:
+                url, self._route_pending = self._route_pending, None
+                if url is None:
+                    self._route_scheduled = False
+                    return
+            self.route(url)
+
     def route(self, url_or_path: str) -> None:
         """The tab is at `url_or_path`: emit TabChanged, and RouteChanged when the post changed."""
-        path = urlsplit(url_or_path).path if "://" in url_or_path else url_or_path
         with self.board.lock:
-            if path == self._last_path:
+            if "://" in url_or_path:
+                self._last_origin = origin_of(url_or_path)
+                path = urlsplit(url_or_path).path
+            else:
+                path = url_or_path
+            key = self._last_origin + path  # another site on the same path is a change too
+            if key == self._last_path:
                 return
-            self._last_path = path
+            self._last_path = key
         post_id = post_id_from_url(path)
         try:
             ident = self.identity(timeout=1.0)
@@ -255,7 +409,7 @@ class Page:
             return
         url = p.get("url")
         if isinstance(url, str):
-            self.later(self.route, url)
+            self.request_route(url)
 
     def _on_frame_navigated(self, p: dict) -> None:
         frame = p.get("frame") or {}
@@ -265,7 +419,7 @@ class Page:
             self.main_frame = frame["id"]
         url = frame.get("url")
         if isinstance(url, str):
-            self.later(self.route, url)
+            self.request_route(url)
         self.install()
 
     def _on_context_created(self, p: dict) -> None:
@@ -278,4 +432,5 @@ class Page:
         if self.main_frame and aux.get("frameId") != self.main_frame:
             return
         cid = ctx.get("id")
+        self.moved.set()
         self.install(cid if isinstance(cid, int) else None)

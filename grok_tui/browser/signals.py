@@ -49,6 +49,13 @@ class LinkLog:
 
 
 @dataclass(frozen=True)
+class PageNotice:
+    """A toast that is neither a moderation nor a rate limit; `text` is already escaped and capped."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class TabChanged:
     """The tab's identity changed (route change or load)."""
 
@@ -119,6 +126,6 @@ class OptionsDiffer:
 
 
 LinkEvent = (
-    Attached | LinkLog | TabChanged | Disconnected | SignalStats | AwaitingPermission | TabsChanged
+    Attached | LinkLog | PageNotice | TabChanged | Disconnected | SignalStats | AwaitingPermission | TabsChanged
     | VideoUrl | OptionsSeen | OptionsDiffer
 )

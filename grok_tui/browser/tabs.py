@@ -2,8 +2,9 @@
 
 Discovers targets (`Target.setDiscoverTargets`: created, info changed,
 destroyed) and attaches only to the tab the user chose
-(`Target.attachToTarget(flatten=true)`); it never attaches to, reads or
-changes any other target.
+(`Target.attachToTarget(flatten=true)`); it never changes any other target.
+The one read of another matching tab is a peek before a re-attach (does it show
+the session's image?): one evaluate, nothing enabled or installed.
 """
 
 from __future__ import annotations
@@ -59,7 +60,13 @@ class Tabs:
                 for i in infos if _is_page(i)]
 
     def attach(self, target_id: str, timeout: float = 5.0) -> CdpSession:
-        """A flattened session on the tab `target_id` (the only target we ever attach to)."""
+        """A flattened session on the tab `target_id` (the only target we ever control)."""
+        session = self.open(target_id, timeout)
+        self._session = session
+        return session
+
+    def open(self, target_id: str, timeout: float = 5.0) -> CdpSession:
+        """A flattened session on `target_id` that is not the chosen tab's (a peek before a re-attach)."""
         with self._lock:
             info = dict(self._targets.get(target_id) or {"targetId": target_id})
         res = self.conn.call("Target.attachToTarget", {"targetId": target_id, "flatten": True}, timeout=timeout)
@@ -69,9 +76,7 @@ class Tabs:
 
             raise CdpError("Target.attachToTarget", "no sessionId")
         info["id"] = target_id
-        session = CdpSession(info, connection=self.conn, session_id=sid)
-        self._session = session
-        return session
+        return CdpSession(info, connection=self.conn, session_id=sid)
 
     # ------------------------------------------------------------------ events
 
