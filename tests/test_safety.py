@@ -8,32 +8,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from browser_rig import make_rig
+from grok_tui.browser.cdp import CdpSession, discover
 from grok_tui.cli import JsonPrinter
 from grok_tui.runner import SessionRunner
 from grok_tui.settings import state_dir
 from grok_tui.store import StateStore
 from grok_tui.tablock import TabBusy, TabLock
+from test_faults import Watcher, last_summary, page_session, rig as rigs, run  # noqa: F401 (rigs is a fixture)
 
 SECRET = "SEKRET42tok"
-
-
-@pytest.fixture
-def rigs():
-    made = []
-
-    def factory(*a, **kw):
-        r = make_rig(*a, **kw)
-        made.append(r)
-        return r
-
-    yield factory
-    for r in made:
-        r.close()
 
 
 def _run_cmd(rig, *extra, prompt="a fox"):
@@ -374,3 +363,163 @@ def test_empty_tab_is_refused_in_one_sentence(tab):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 3
     assert p.stderr.count("\n") == 1 and "tab cannot be empty" in p.stderr and "Traceback" not in p.stderr
+
+
+# ------------------------------------------------------------------ item 1: only the session's post gets a write or a click
+
+
+DRAFT = "my own draft, not yours"
+
+_LOADED = ("new Promise(ok => { const f = () => document.readyState === 'complete' && document.querySelector('#prompt-editor')"
+           " ? ok(true) : setTimeout(f, 50); f(); })")
+_SET_DRAFT = ("(() => { const el = document.querySelector('#prompt-editor'); el.focus();"
+              " if (el.tagName === 'TEXTAREA') el.value = %s; else el.textContent = %s; return true; })()")
+_READ_EDITOR = ("(() => { const el = document.querySelector('#prompt-editor');"
+                " return el ? (el.tagName === 'TEXTAREA' ? el.value : el.textContent) : null; })()")
+
+
+def _eval(session, expr, **kw):
+    from grok_tui.browser.cdp import CdpError
+
+    for _ in range(50):  # a page still loading destroys its first context: evaluate again in the new one
+        try:
+            res = session.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True, timeout=20, **kw)
+            return (res.get("result") or {}).get("value")
+        except CdpError as exc:
+            if "context" not in str(exc):
+                raise
+            time.sleep(0.1)
+    raise AssertionError("the page never settled")
+
+
+@pytest.mark.parametrize("where", ["foreign_origin", "settings_route", "other_image"])
+async def test_tab_moved_off_the_session_post_gets_no_write_and_no_click(rigs, where):
+    """During the cooldown the tab goes to another site's post (same markup: a contenteditable and a
+    "Make video" button), to /settings/account by pushState, or to another image in-page."""
+    from grok_tui.sim import SimSite
+
+    r = rigs("mod@20,ok", step_ms=30, editor="prosemirror")
+    foreign = SimSite(editor="prosemirror", step_ms=30).start()  # another origin
+    state = {}
+
+    def move():
+        s = page_session(r)
+        try:
+            if where == "foreign_origin":
+                s.call("Page.navigate", url=foreign.post_url(), timeout=20)
+                time.sleep(0.3)
+                s.close()
+                _, targets = discover(port=r.chrome.port)
+                s = CdpSession([t for t in targets if t["url"].startswith(foreign.base_url)][0])
+                _eval(s, _LOADED)
+            elif where == "settings_route":
+                _eval(s, "history.pushState({}, '', '/settings/account'), true")
+            else:
+                _eval(s, "history.pushState({}, '', '/imagine/post/0000-aaaa'), document.querySelector("
+                         "'img[src*=\"imagine-public/images/\"]').setAttribute('src', '/imagine-public/images/0000-aaaa.jpg'), true")
+            _eval(s, _SET_DRAFT % (json.dumps(DRAFT), json.dumps(DRAFT)))
+            state["draft_set"] = True
+        finally:
+            s.close()
+
+    w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, move)
+    try:
+        # (for /settings/account the tab setting names the site, so the post-route check is the one that refuses)
+        tab = "127.0.0.1" if where == "settings_route" else "/imagine/post/"
+        rc, lines, store = await run(r, w, cooldown_s=3.0, tab_wait_s=2, tab=tab)
+        s = last_summary(lines)
+        assert state.get("draft_set")
+        assert rc == 2 and (s["outcome"], s["creditsUsed"], s["completedVideos"]) == ("cancelled", 1, 0)
+        reason = store.history()[-1]["reason"]
+        assert "nothing was written or clicked" in reason, reason
+        assert {"foreign_origin": "another site than the session's", "settings_route": "not an image post",
+                "other_image": "not the session's image"}[where] in reason, reason
+        assert len(r.site.requests) == 1 and foreign.requests == []  # the retry was never clicked
+        _, targets = discover(port=r.chrome.port)
+        page = CdpSession(targets[0])
+        try:
+            assert _eval(page, _READ_EDITOR) == DRAFT  # the page kept its own text
+        finally:
+            page.close()
+        assert any(l["event"] == "log" and "not writing or clicking" in l["message"] for l in lines)
+    finally:
+        foreign.stop()
+
+
+# ------------------------------------------------------------------ item 5: a covered button gets no mouse click
+
+COVER_JS = """(() => {
+  const b = document.querySelector('#generate');
+  window.__clicks = {cover: 0, button: 0};
+  b.addEventListener('mousedown', () => window.__clicks.button++, true);
+  b.addEventListener('click', () => window.__clicks.button++, true);
+  const r = b.getBoundingClientRect();
+  const li = document.createElement('li');
+  li.className = 'toast cover-test';
+  li.setAttribute('data-visible', 'true');
+  li.textContent = 'Saved to your library';
+  li.style.cssText = `position:fixed;z-index:99;left:${r.left - 20}px;top:${r.top - 10}px;width:${r.width + 40}px;height:${r.height + 20}px;background:#333`;
+  li.addEventListener('mousedown', () => window.__clicks.cover++);
+  li.addEventListener('click', () => window.__clicks.cover++);
+  document.body.appendChild(li);
+  setTimeout(() => li.remove(), %d);
+  return true;
+})()"""
+
+
+@pytest.mark.parametrize("cover_ms", [10_000, 1_200])
+async def test_covered_button_gets_no_mouse_click(rigs, cover_ms):
+    r = rigs("mod@20,ok", step_ms=30)
+    clicks = {}
+
+    def cover():
+        s = page_session(r)
+        try:
+            _eval(s, COVER_JS % cover_ms)
+        finally:
+            s.close()
+
+    w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, cover)
+    rc, lines, store = await run(r, w, cooldown_s=0.5, tab_wait_s=1)
+    s = page_session(r)
+    try:
+        clicks = _eval(s, "window.__clicks")
+    finally:
+        s.close()
+    summary = last_summary(lines)
+    assert clicks["cover"] == 0  # no mouse click ever landed on the covering element
+    if cover_ms > 3000:  # it stayed: the attempt is not clicked, and says what covers the button
+        assert rc == 2 and summary["outcome"] == "cancelled" and summary["creditsUsed"] == 1
+        reason = store.history()[-1]["reason"]
+        assert "covered by li.toast.cover-test" in reason and "Saved to your library" in reason, reason
+        assert clicks["button"] == 0 and len(r.site.requests) == 1
+    else:  # it cleared: one click, one request
+        assert rc == 0 and summary["outcome"] == "success" and summary["creditsUsed"] == 2
+        assert clicks["button"] == 2 and len(r.site.requests) == 2  # mousedown + click of one mouse click
+
+
+# ------------------------------------------------------------------ item 4: a page busy in its mouseup handler
+
+HANG_JS = """(() => {
+  document.querySelector('#generate').addEventListener('mouseup', () => {
+    const end = Date.now() + %d; while (Date.now() < end) {}
+  });
+  return true;
+})()"""
+
+
+async def test_page_hanging_in_mouseup_is_counted_and_tied_to_its_attempt(rigs):
+    r = rigs("ok", step_ms=30)
+    s = page_session(r)
+    try:
+        _eval(s, _LOADED)
+        _eval(s, HANG_JS % 7000)
+    finally:
+        s.close()
+    rc, lines, store = await run(r, Watcher(lambda o: False, None), session_timeout_s=40)
+    summary = last_summary(lines)
+    assert rc == 0 and (summary["outcome"], summary["creditsUsed"], summary["completedVideos"]) == ("success", 1, 1)
+    assert len(r.site.requests) == 1  # one click, one request, never a second click
+    attempt = next(x for x in store.history()[-1]["attemptsDetail"] if x["attempt"] == 1)
+    assert attempt["outcome"] == "success"
+    assert any("busy in its own click handler" in l.get("message", "") for l in lines if l["event"] == "log")

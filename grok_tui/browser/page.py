@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import secrets
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -184,6 +186,21 @@ def _log_failure(future) -> None:
         log.debug("link follow-up failed: %r", exc)
 
 
+def _gone(holder: dict) -> bool:
+    """A marker left by a grok-tui of this machine whose process has ended (Chrome may not yet have
+    dropped its binding)."""
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 class Page:
     def __init__(self, board: AttemptBoard, selectors: dict, call_timeout: float, owner: dict | None = None):
         self.board = board
@@ -266,7 +283,7 @@ class Page:
         t = self.call_timeout
         if not watch_only:
             holder = self.eval(js_call(_JS_HOLDER, CONTROLLER_KEY, self.binding))
-            if isinstance(holder, dict):
+            if isinstance(holder, dict) and not _gone(holder):
                 clean = {k: page_text(v, 80) if isinstance(v, str) else v for k, v in holder.items()}
                 raise TabBusy(str(session.target_id), clean)
             self.controller = True
