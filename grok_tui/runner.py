@@ -423,8 +423,9 @@ class SessionRunner:
         post_id, media_id = self.identity()
         url = getattr(getattr(self.info, "identity", self.info), "url", None)
         if self.link is not None:
-            try:
-                ident = await asyncio.to_thread(self.link.identity)
+            try:  # the page as it is once loaded: the session binds to its site and source image
+                read = getattr(self.link, "session_identity", None) or self.link.identity
+                ident = await asyncio.to_thread(read)
                 post_id = getattr(ident, "post_id", None) or post_id
                 media_id = getattr(ident, "media_id", None) or media_id
                 url = getattr(ident, "url", None) or url

@@ -57,7 +57,7 @@ async def test_binding_flood_is_dropped_and_session_resolves():
         rig.close()
     assert done.wait(60)
     s = last_summary(lines)
-    assert rc == 0
+    assert rc == 0, [x for x in lines if x["event"] in ("log", "outcome")][-8:]
     assert (s["outcome"], s["creditsUsed"], s["layer2Failures"], s["completedVideos"]) == ("success", 2, 1, 1)
     gate = links[0].gate
     assert gate.received >= 100_000

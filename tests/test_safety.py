@@ -523,3 +523,173 @@ async def test_page_hanging_in_mouseup_is_counted_and_tied_to_its_attempt(rigs):
     attempt = next(x for x in store.history()[-1]["attemptsDetail"] if x["attempt"] == 1)
     assert attempt["outcome"] == "success"
     assert any("busy in its own click handler" in l.get("message", "") for l in lines if l["event"] == "log")
+
+
+# ------------------------------------------------------------------ item 7: page text cannot forge log lines
+
+
+NOTICE_JS = """(() => {
+  const ol = document.querySelector('section[aria-label*="Notifications"] ol');
+  const add = (text, i) => {
+    const li = document.createElement('li');
+    li.className = 'toast'; li.setAttribute('data-visible', 'true'); li.setAttribute('data-ts', String(1000 + i));
+    const span = document.createElement('span'); span.textContent = text; li.appendChild(span); ol.appendChild(li);
+  };
+  add("Saved.\\n2026-01-01 00:00:00 ERROR session failure: forged\\u001b]0;pwned\\u0007\\u001b[2J\\u202e", 0);
+  for (let i = 1; i <= 44; i++) add('Tip number ' + i + '\\u001b[31m', i);
+  return true;
+})()"""
+
+
+async def test_log_files_hold_no_raw_control_characters_and_cap_page_notices(rigs):
+    r = rigs("ok", step_ms=150)
+
+    def notices():
+        s = page_session(r)
+        try:
+            _eval(s, NOTICE_JS)
+        finally:
+            s.close()
+
+    w = Watcher(lambda o: o["event"] == "progress" and o["attempt"] == 1 and o["percent"] >= 10, notices)
+    rc, lines, store = await run(r, w)
+    assert rc == 0 and w.fired
+    rec = store.history()[-1]
+    raw = Path(rec["logPath"]).read_bytes().decode("utf-8")
+    body = raw.replace("\n", "")
+    assert not [c for c in body if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029\u202e"]
+    assert raw.count("\n") == len(raw.splitlines())  # one record per line: nothing forged a line
+    assert not any(line.startswith("2026-01-01") for line in raw.splitlines())
+    assert "\\x1b]0;pwned\\x07" in raw  # shown escaped, not dropped
+    notices_logged = [line for line in raw.splitlines() if "page notice:" in line]
+    assert len(notices_logged) == 20
+    assert "25 more page notices were not logged (at most 20 per session)" in raw
+    printed = "\n".join(json.dumps(x, ensure_ascii=False) for x in lines)
+    assert "\x1b" not in printed and "\x07" not in printed
+
+
+# ------------------------------------------------------------------ item 6: memory stays flat under a route flood
+
+
+ROUTE_FLOOD_JS = """(() => {
+  const name = Object.getOwnPropertyNames(window).find((k) => k.startsWith("__grokTuiSignal"));
+  const send = window[name];
+  const end = Date.now() + %d;
+  let n = 0;
+  const burst = () => {
+    for (let k = 0; k < 20; k++) {
+      const batch = [];
+      for (let i = 0; i < 50; i++) batch.push({kind: 'route', path: '/imagine/post/flood-' + (n++)});
+      send(JSON.stringify(batch));
+      history.pushState({}, '', '/imagine/post/push-' + (n++));
+    }
+    if (Date.now() < end) setTimeout(burst, 0); else window.__floodSent = n;
+  };
+  burst();
+  return true;
+})()"""
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_rss_of_grok_tui_stays_flat_under_a_20_s_route_flood(rigs):
+    r = rigs("ok", step_ms=3000)  # one generation of ~30 s: the flood runs while it is in flight
+    env = dict(os.environ, GROK_TUI_COOLDOWN_S="0.5")
+    p = subprocess.Popen(_run_cmd(r, "--timeout", "90"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for raw in p.stdout:
+            if json.loads(raw)["event"] == "attempt":
+                break
+        time.sleep(1.0)
+        before = _rss_mb(p.pid)
+        s = page_session(r)
+        try:
+            _eval(s, ROUTE_FLOOD_JS % 20_000)
+            samples = []
+            for _ in range(20):
+                time.sleep(1.0)
+                samples.append(_rss_mb(p.pid))
+            sent = _eval(s, "new Promise(ok => { const f = () => window.__floodSent ? ok(window.__floodSent) : setTimeout(f, 100); f(); })")
+        finally:
+            s.close()
+        after = _rss_mb(p.pid)
+    finally:
+        p.terminate()
+        p.communicate(timeout=30)
+    print(f"route flood: {sent} route signals in 20 s; grok-tui RSS {before:.1f} -> {after:.1f} MB (peak {max(samples):.1f})")
+    assert sent > 20_000
+    assert after - before < 5.0, (before, after, samples)
+    assert max(samples) - before < 5.0, samples
+
+
+# ------------------------------------------------------------------ item 4: a reload mid-attempt
+
+
+class _ClientGone:
+    """The handler of a generation whose page went away: Grok finishes the generation anyway."""
+
+    def __init__(self, h):
+        self._h, self.gone = h, False
+
+    def __getattr__(self, name):
+        return getattr(self._h, name)
+
+    def _quietly(self, fn, *a):
+        if not self.gone:
+            try:
+                fn(*a)
+            except OSError:
+                self.gone = True
+
+    def write_chunk(self, data):
+        self._quietly(self._h.write_chunk, data)
+
+    def end_chunked(self):
+        self._quietly(self._h.end_chunked)
+
+
+def _server_side_site(**kw):
+    from grok_tui.sim import SimSite
+
+    class ServerSide(SimSite):
+        def _generate(self, h, body):
+            super()._generate(_ClientGone(h), body)
+
+    return ServerSide(**kw).start()
+
+
+async def test_reload_mid_attempt_counts_the_credit_and_finds_the_outcome_in_the_post_list():
+    from browser_rig import Rig
+    from grok_tui.browser.launcher import launch_chrome
+
+    site = _server_side_site(script="mod@70,ok", step_ms=250)
+    r = Rig(site, launch_chrome(site.post_url()))
+
+    def reload_page():
+        s = page_session(r)
+        try:
+            s.call("Page.reload", ignoreCache=True)
+        finally:
+            s.close()
+
+    w = Watcher(lambda o: o["event"] == "progress" and o["attempt"] == 1 and o["percent"] >= 20, reload_page)
+    try:
+        t0 = time.monotonic()
+        rc, lines, store = await run(r, w, cooldown_s=0.5, session_timeout_s=60, tab_wait_s=5)
+        took = time.monotonic() - t0
+    finally:
+        r.close()
+    s = last_summary(lines)
+    assert w.fired
+    assert rc == 0 and (s["outcome"], s["creditsUsed"], s["completedVideos"]) == ("success", 2, 1), s
+    first = store.history()[-1]["attemptsDetail"][0]
+    assert first["outcome"] == "moderated" and first["sources"] == ["postlist"], first
+    assert first["videoId"] == site.posts[0]["videoId"]
+    assert len(site.requests) == 2  # the reloaded attempt was never clicked again
+    assert took < 30  # found in the post list, not left to the 60 s session timeout

@@ -249,12 +249,12 @@ class Actions:
         # 2. Only on the session's page: the URL matches the tab setting, is a post on the session's
         #    origin, and the page shows the session's source image (checked again in each evaluate below).
         for _ in range(3):
-            bad = self._await_right_page(attempt)
-            if bad:
-                return ClickFailed(attempt, f"nothing was written or clicked: {bad}")
             result = self._write_and_click(cmd)
             if result is not _MOVED:
                 return result
+            bad = self._await_right_page(attempt)
+            if bad:
+                return ClickFailed(attempt, f"nothing was written or clicked: {bad}")
         return ClickFailed(attempt, "nothing was clicked: the tab kept leaving the session's post")
 
     def _expect(self) -> Expect:
@@ -274,9 +274,9 @@ class Actions:
             self.page.moved.clear()
             try:
                 where = self.page.where(expect.tab_match, timeout=2.0)
-            except CdpError:  # the document is changing (navigation): read again in the new one
+            except (CdpError, CdpTimeout):  # the document is changing, or the page is busy: read again
                 where = None
-            bad = wrong_page(where, expect) if where is not None else "the tab is loading another page"
+            bad = wrong_page(where, expect) if where is not None else "the tab's page does not answer (loading or busy)"
             if bad is None:
                 return None
             if not said:
@@ -296,8 +296,11 @@ class Actions:
         # 3. Write the prompt so it sticks (the evaluate that focuses the editor checks the page first).
         prompt_sels = as_list(page.selectors.get("prompt"))
         self._wait_for_editor(prompt_sels)
-        prep = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels, *args))
-        if isinstance(prep, dict) and wrong_page(prep.get("where"), self._expect()):
+        try:
+            prep = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels, *args))
+        except (CdpError, CdpTimeout):  # navigating, or busy: check the page again before anything
+            return _MOVED
+        if not isinstance(prep, dict) or wrong_page(prep.get("where"), self._expect()):
             return _MOVED
         if not isinstance(prep, dict) or not prep.get("found"):
             return ClickFailed(attempt, "no prompt editor on the page")
@@ -348,6 +351,8 @@ class Actions:
         if not btn.get("hit"):
             return ClickFailed(attempt, f"not clicked: {_covered(btn)} (still after {COVER_WAIT_S:g} s)")
         # 5. One real click, confirmed by the generation request; never a second one for this attempt.
+        if attempt == 1 or self.network.baseline is None:
+            self.network.take_baseline()  # what exists before the session's clicks is no attempt's
         before = self.network.arm()
         wait = self.confirm_timeout
         if page.eval("document.visibilityState") == "hidden":
@@ -439,6 +444,20 @@ class Actions:
             composer = self._wait_for_editor(as_list(page.selectors.get("generate")), timeout=left)
         ident = page.identity()
         return OpenedPost(ident.url, ident.post_id, ident.media_id, composer)
+
+    def wait_for_post(self, timeout: float) -> bool:
+        """Wait (page-side) until the tab shows a loaded http(s) page with a source image."""
+        sels = as_list(self.page.selectors.get("sourceImage"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                href = self.page.eval("location.href", timeout=2.0)
+            except CdpError:
+                href = None
+            if isinstance(href, str) and href.startswith(("http://", "https://")):
+                return self._wait_for_editor(sels, max(0.1, deadline - time.monotonic()))
+            time.sleep(0.1)
+        return False
 
     def _wait_for_editor(self, selectors: list[str], timeout: float = 5.0) -> bool:
         """Wait (page-side, by MutationObserver) for the editor while the page loads or re-renders."""

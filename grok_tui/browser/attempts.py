@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from ..engine.events import AttemptProgress
+from ..engine.events import AttemptProgress, VideoModerated, VideoSucceeded
 from .cdp import log
 from .signals import LinkLog
 
@@ -29,6 +29,9 @@ class AttemptBoard:
         self._held: list[object] = []
         self._progress_max: dict[int, float] = {}
         self._video_attempt: dict[str, int] = {}
+        # The attempt whose generation request was seen and whose outcome has not been emitted yet:
+        # after a reload or re-attach its outcome is looked up (network.recover).
+        self.open_attempt: int | None = None
 
     # -- out
     def emit(self, event: object) -> None:
@@ -44,10 +47,21 @@ class AttemptBoard:
     def emit_attempt(self, event) -> None:
         """Emit an engine event; events of a click still being confirmed wait for its ClickSent."""
         with self._emit_lock:
+            if isinstance(event, (VideoSucceeded, VideoModerated)) and event.attempt == self.open_attempt:
+                self.open_attempt = None
             if self._hold_attempt is not None and getattr(event, "attempt", None) == self._hold_attempt:
                 self._held.append(event)
                 return
             self.emit(event)
+
+    def videos_of(self, attempt: int) -> set[str]:
+        """The video ids tied to `attempt`. Call under `lock`."""
+        return {v for v, a in self._video_attempt.items() if a == attempt}
+
+    def tied_elsewhere(self, video_id: str, attempt: int) -> bool:
+        """`video_id` belongs to another attempt. Call under `lock`."""
+        other = self._video_attempt.get(video_id)
+        return other is not None and other != attempt
 
     # -- a click's attempt
     def begin(self, attempt: int) -> None:

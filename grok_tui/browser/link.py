@@ -73,6 +73,7 @@ class BrowserLink:
         self.guard = OptionsGuard(self.page, self.board, allow_change=allow_option_change)
         self._files: CdpSession | None = None  # a second session on the tab, only for reading video files
         self._files_lock = threading.Lock()
+        self.page.on_new_document = self._recover
 
     # ------------------------------------------------------------------ state
 
@@ -194,7 +195,18 @@ class BrowserLink:
         if self.actions.expect is None or not self.actions.expect.origin:
             self.actions.expect = Expect(self.tab_match, origin_of(ident.url), ident.media_id)
         self.board.emit(Attached(self.info))
+        self._recover()  # a re-attach mid-attempt: find that attempt's outcome
         return self.info
+
+    def _recover(self) -> None:
+        expect = self.actions.expect
+        self.network.recover(expect.media_id if expect else None)
+
+    def session_identity(self, timeout: float = 5.0) -> TabIdentity:
+        """The tab's identity once it shows a loaded page with a source image (waits up to `timeout`
+        while it loads): what a session binds to."""
+        self.actions.wait_for_post(timeout)
+        return self.page.identity()
 
     def bind_session(self, url: str | None, media_id: str | None) -> None:
         """The session's page (its origin and source image): every write and click checks the tab still shows it."""

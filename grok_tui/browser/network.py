@@ -24,6 +24,17 @@ from .signals import VideoUrl
 from .stream import GenerationTracker, JsonObjectStream
 
 POST_LIST_PATH = "/rest/media/post/list"
+RECOVER_S = 180.0  # how long an open attempt's outcome is looked for after a reload or re-attach
+RECOVER_EVERY_S = 2.0
+
+# The page's own post list, read by the page (its session, its cookies; grok-tui never sees them).
+_JS_POST_LIST = """fetch(%s, {credentials: "same-origin", cache: "no-store"})
+  .then((r) => r.ok ? r.json() : null)
+  .then((j) => (j && Array.isArray(j.posts)) ? j.posts.slice(-500).map((p) => ({
+      type: String(p.type || ""), videoId: String(p.videoId || ""), moderated: p.moderated === true,
+      videoUrl: p.videoUrl ? true : false, progress: Number((p.metadata || {}).progress),
+      parent: String((p.metadata || {}).parentPostId || "") })) : null)
+  .catch(() => null)""" % json.dumps(POST_LIST_PATH)
 
 
 def is_generation(url: str) -> bool:
@@ -57,6 +68,79 @@ class GenerationWatch:
         self.requests = 0  # generation requests seen since attach
         self._request_seen = threading.Event()
         self.post_lists: OrderedDict[str, str] = OrderedDict()  # requestId -> URL of /rest/media/post/list reads
+        self.baseline: set[str] | None = None  # video ids in the post list before the session's first click
+        self._recovering: int | None = None
+
+    # ------------------------------------------------------------------ the post list (after a reload)
+
+    def post_list(self) -> list[dict] | None:
+        """The page's /rest/media/post/list, as the page itself fetches it (None when unreadable)."""
+        try:
+            res = self.page.call("Runtime.evaluate", expression=_JS_POST_LIST, awaitPromise=True, returnByValue=True,
+                                 timeout=5.0)
+        except BrowserError as exc:
+            log.debug("post list not read: %s", exc)
+            return None
+        value = (res.get("result") or {}).get("value")
+        if not isinstance(value, list):
+            return None
+        return [p for p in value if isinstance(p, dict) and isinstance(p.get("videoId"), str) and 0 < len(p["videoId"]) <= 200]
+
+    def take_baseline(self) -> None:
+        """Before a session's first click: the videos that already exist (they are no attempt's)."""
+        posts = self.post_list()
+        self.baseline = {p["videoId"] for p in posts} if posts is not None else None
+
+    def recover(self, media_id: str | None) -> None:
+        """After a reload or re-attach: look for the open attempt's outcome in the post list."""
+        with self.board.lock:
+            attempt = self.board.open_attempt
+            if attempt is None or self._recovering == attempt:
+                return
+            self._recovering = attempt
+        self.board.log("INFO", f"attempt {attempt}: the page was reloaded mid-attempt; looking for its outcome in the post list")
+        self.page.later(self._recover, attempt, media_id)
+
+    def _recover(self, attempt: int, media_id: str | None) -> None:
+        deadline = time.monotonic() + RECOVER_S
+        try:
+            while time.monotonic() < deadline:
+                with self.board.lock:
+                    if self.board.open_attempt != attempt:
+                        return  # resolved meanwhile (stream, DOM or store)
+                s = self.page.session
+                if s is not None and s.alive and self._found(attempt, media_id, self.post_list() or []):
+                    return
+                time.sleep(RECOVER_EVERY_S)  # the fallback path only: the live stream of this attempt is gone
+        finally:
+            with self.board.lock:
+                if self._recovering == attempt:
+                    self._recovering = None
+
+    def _found(self, attempt: int, media_id: str | None, posts: list[dict]) -> bool:
+        board = self.board
+        with board.lock:
+            own = board.videos_of(attempt)
+            baseline = self.baseline
+
+            def finished(p: dict) -> bool:
+                return p.get("moderated") is True or bool(p.get("videoUrl")) or (p.get("progress") or 0) >= 100
+
+            hit = next((p for p in reversed(posts) if p["videoId"] in own and finished(p)), None)
+            if hit is None and baseline is not None and media_id:
+                hit = next((p for p in reversed(posts)
+                            if p.get("parent", "").lower() == media_id.lower() and p["videoId"] not in baseline
+                            and not board.tied_elsewhere(p["videoId"], attempt) and finished(p)), None)
+            if hit is None:
+                return False
+            board.tag_video(hit["videoId"], attempt)
+        progress = hit.get("progress")
+        progress = float(progress) if isinstance(progress, (int, float)) and progress == progress else None
+        if hit.get("moderated") is True:
+            board.emit_attempt(VideoModerated(attempt, progress, hit["videoId"], "postlist"))
+        else:
+            board.emit_attempt(VideoSucceeded(attempt, hit["videoId"], "postlist"))
+        return True
 
     def register(self, s: CdpSession) -> None:
         s.on("Network.requestWillBeSent", self._on_request)
@@ -115,6 +199,8 @@ class GenerationWatch:
                 if len(self.streams) > 32:  # forget the oldest abandoned requests
                     self.streams.pop(next(iter(self.streams)))
             self.requests += 1
+            if attempt is not None:
+                self.board.open_attempt = attempt  # a paid generation: its outcome is looked for after a reload
         self._request_seen.set()
         log.debug("generation request %s -> attempt %s", rid, attempt)
 

@@ -215,6 +215,7 @@ class Page:
         self.controller = False  # set by setup(): this instance controls the tab (else it only watches)
         self.source = observer_source(selectors, self.binding, self.flag)
         self.moved = threading.Event()  # set on every route change or new document (wakes a click waiting for its page)
+        self.on_new_document = None  # called (on the follow-up worker) when the main frame loads a new document
         self._route_pending: str | None = None
         self._route_scheduled = False
         self._last_origin = ""
@@ -438,6 +439,8 @@ class Page:
         if isinstance(url, str):
             self.request_route(url)
         self.install()
+        if self.on_new_document is not None:
+            self.later(self.on_new_document)
 
     def _on_context_created(self, p: dict) -> None:
         # A new document: addScriptToEvaluateOnNewDocument gives it the observer; installing

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal, Union
 if TYPE_CHECKING:
     from .state import PersistentData
 
-Source = Literal["network", "dom", "store", "engine", "user", "test"]
+Source = Literal["network", "dom", "store", "postlist", "engine", "user", "test"]
 LogLevel = Literal["DEBUG", "INFO", "WARN", "ERROR"]
 
 # Browser signals carry `session`: the tag of the session whose ClickMakeVideo started the
