@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .batch import Job, Manifest, origin_of, post_url
+from .browser.signals import ClickPaused
 from .engine.events import Refused, SessionEnded, SessionSummary, UserCancel
 
 StopReason = str  # "rate_limit" | "user" | "browser"
@@ -38,7 +39,7 @@ class JobStarted:
 
 @dataclass(frozen=True)
 class JobPaused:
-    """The job waits: something on the page blocks the first click (`message` says what)."""
+    """The job waits: something on the page blocks a click (`message` says what)."""
 
     index: int
     message: str
@@ -300,6 +301,8 @@ class BatchRunner:
                 if n.result.path not in job.files:
                     job.files.append(str(n.result.path))  # the video saved for this job
                     self._save()
+            elif isinstance(n, ClickPaused):  # mid-job: the button is covered, or the tab left the post
+                self.listener(JobPaused(idx + 1, f"job {idx + 1}: {n.message}"))
             elif isinstance(n, SessionEnded) and not self._session_over.done():
                 self._session_over.set_result(n.summary)
             elif isinstance(n, Refused) and not self.runner.engine.phase.active and not self._session_over.done():

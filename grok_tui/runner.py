@@ -525,6 +525,8 @@ class SessionRunner:
             self.listener(AttemptUpdate("resolved", a.to_dict()))
             if a.outcome == "success":
                 self.saves.on_success(a.number, a.video_id, self.engine.session.retry_count)
+        if ended and self.link is not None and hasattr(self.link, "session_ended"):
+            self.link.session_ended()  # a click still waiting for its page or for a cover never happens now
         for cmd in ended:
             self._record(cmd.summary)
 
@@ -615,6 +617,9 @@ class SessionRunner:
             self.submit(ClickFailed(cmd.attempt, "the browser is not attached"))
             return
 
+        # a link.session_ended() after this means this click is never made
+        epoch = getattr(link, "click_epoch", None)
+
         async def run() -> None:
             wait = self._click_floor_wait()
             if wait > 0:
@@ -622,7 +627,10 @@ class SessionRunner:
                 await asyncio.sleep(wait)
             self._last_click_at = self.clock()
             try:
-                await asyncio.to_thread(link.execute_click, cmd)
+                if epoch is None:
+                    await asyncio.to_thread(link.execute_click, cmd)
+                else:
+                    await asyncio.to_thread(link.execute_click, cmd, epoch)
             except Exception as exc:
                 self.submit(ClickFailed(cmd.attempt, str(exc) or type(exc).__name__))
 
@@ -718,43 +726,32 @@ class SessionRunner:
                 continue  # nothing new: keep waiting for the link to announce a tab
             delay = min(delay * 2, 4.0)
             try:
-                await self.attach()
+                await self.attach(await self._reattach_target())
                 self._log("INFO", "browser link re-attached")
                 return
             except Exception as exc:
                 self._log("DEBUG", f"re-attach failed: {exc}")
-                other = await self._tab_showing_session_image()
-                if other is not None:
-                    try:
-                        self._release_lock()
-                        await self.attach(other)
-                        self._log("INFO", "browser link re-attached to another tab showing the session's image")
-                        return
-                    except Exception as exc2:
-                        self._log("DEBUG", f"re-attach to tab {other} failed: {exc2}")
         self.submit(BrowserLost(reason))
 
-    async def _tab_showing_session_image(self) -> str | None:
-        """When the session's tab is gone: another matching tab that shows the session's image (read, not touched)."""
+    async def _reattach_target(self) -> str | None:
+        """The tab a re-attach may take (None: the link picks, as at the first attach).
+
+        During a session only the session's own tab, or, when it is gone, another matching tab
+        that shows the session's image (read with one evaluate, nothing installed on it)."""
         link, media = self.link, self.engine.persistent.original_media_id
-        gone = self._tab_lock.target_id if self._tab_lock else None
-        if link is None or not media or not hasattr(link, "peek"):
+        if not self.engine.phase.active or link is None or not media or not hasattr(link, "peek"):
             return None
-        try:
-            tabs = await asyncio.to_thread(link.list_tabs)
-        except Exception:
-            return None
-        if gone is not None and any(t["id"] == gone for t in tabs):
-            return None  # the tab is still there: re-attach to it, not to another
+        tabs = await asyncio.to_thread(link.list_tabs)
+        mine = getattr(self.info, "target_id", None)
+        if mine is not None and any(t["id"] == mine for t in tabs):
+            return mine  # the tab is still there: re-attach to it, not to another
         for t in tabs:
-            try:
-                ident = await asyncio.to_thread(link.peek, t["id"])
-            except Exception:
-                continue
+            ident = await asyncio.to_thread(link.peek, t["id"])
             if ident is not None and ident.media_id == media.lower():
+                self._log("INFO", f"the session's tab is gone; {ident.url} shows the session's image")
                 return t["id"]
-            self._log("DEBUG", f"tab {t['url']} is not re-attached: it does not show the session's image")
-        return None
+            self._log("INFO", f"tab {t['url']} is not taken: it does not show the session's image")
+        raise LookupError(f"no matching tab shows the session's image {media[:8]}…")
 
 
 def _quietly(fn: Callable, *args: Any) -> None:

@@ -252,3 +252,35 @@ async def test_covering_dialog_is_waited_out_or_cancels_the_job(rigs, tmp_path):
     assert ends == [(1, "success"), (2, "cancelled"), (3, "success")]
     assert [r["prompt"] for r in rig2.site.requests] == ["one", "three"]
     assert lines[-1]["cancelled"] == 1 and lines[-1]["stoppedBy"] is None
+
+
+async def test_covered_button_mid_job_pauses_the_job(rigs, tmp_path):
+    """A dialog over the button after job 1's first attempt (its retry's click): the job pauses naming it,
+    gets no click through it, and goes on when it clears; one that stays past tab_wait_s cancels the job."""
+    # a chooser for 5 s after attempt 1 is moderated: the retry waits it out (tab_wait_s 8), then one click
+    rig = rigs("mod@30+chooser:5,ok,ok", image_posts=2)
+    (a, _), (b, _) = two_posts(rig)
+    path = tmp_path / "jobs.csv"
+    path.write_text(f"post,prompt\n{a},one\n{b},two\n", encoding="utf-8")
+    rc, lines, _ = await run_batch(rig, path, tab_wait_s=8, max_retries=2)
+    assert rc == 0, [l for l in lines if l["event"] in ("job", "log")][-10:]
+    [paused] = [l for l in lines if l["event"] == "job" and l["status"] == "paused"]
+    assert paused["index"] == 1 and "attempt 2 paused" in paused["message"], paused
+    assert "covered by div [Which video do you prefer?]" in paused["message"], paused
+    assert [r["prompt"] for r in rig.site.requests] == ["one", "one", "two"]
+    assert not [e for e in rig.site.page_events if e.get("target") in ("dialog", "cover-toast")]
+    # a banner for 60 s after attempt 1: the retry is never clicked; job 1 cancelled naming it, job 2 runs
+    rig2 = rigs("mod@30+banner:60,ok", image_posts=2)
+    (a, _), (b, _) = two_posts(rig2)
+    path2 = tmp_path / "jobs2.csv"
+    path2.write_text(f"post,prompt\n{a},one\n{b},two\n", encoding="utf-8")
+    t0 = time.monotonic()
+    rc, lines, _ = await run_batch(rig2, path2, tab_wait_s=4, max_retries=2)
+    assert rc == 1
+    ends = [l for l in lines if l["event"] == "job" and l["status"] not in ("started", "paused")]
+    assert [(l["index"], l["status"]) for l in ends] == [(1, "cancelled"), (2, "success")]
+    assert "not clicked" in ends[0]["reason"] and "covered by div" in ends[0]["reason"], ends[0]
+    assert any(l["event"] == "job" and l["status"] == "paused" and l["index"] == 1 for l in lines)
+    assert [r["prompt"] for r in rig2.site.requests] == ["one", "two"]
+    assert not [e for e in rig2.site.page_events if e.get("target") in ("dialog", "cover-toast")]
+    assert time.monotonic() - t0 < 40

@@ -1,8 +1,10 @@
 """Carries out ClickMakeVideo: writes the prompt so it sticks, finds and clicks the generate button, confirms by the request.
 
 The only page changes are the editor's text and selection, and the click; the
-prompt is written exactly as given. `open_post` (batches only) sends the attached tab
-to another post on its own origin and waits for the composer.
+prompt is written exactly as given. Both happen only on the session's post (URL, site
+and source image checked in the same evaluate), one click per attempt, never through
+an element covering the button. `open_post` (batches only) sends the attached tab to
+another post on its own origin and waits for the composer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .dom import DomSignals
 from .network import GenerationWatch
 from .observer import as_list
 from .page import JS_WHERE_FN, Expect, Page, js_call, origin_of, post_id_from_url, wrong_page
+from .signals import ClickPaused
 
 CONFIRM_TIMEOUT = 2.0
 LATE_CONFIRM_S = 10.0  # after the first confirm window, how long (at most 5 windows) a slow page's request is awaited
@@ -42,7 +45,7 @@ def _norm_text(s: str) -> str:
 
 # Each is a JS function expression called with JSON arguments; none changes the page
 # except _JS_PREPARE_EDITOR (focus + selection), _JS_SET_VALUE (fallback write) and
-# _JS_CLICK (fallback click).
+# _JS_CLICK (the one click of a background tab, which gets no mouse events).
 
 _JS_HELPERS = r"""
 function __first(sels) {
@@ -209,22 +212,41 @@ class Actions:
         self.confirm_timeout = confirm_timeout
         self.tab_wait_s = tab_wait_s
         self.expect: Expect | None = None  # the session's page (set at attach, then by the session)
+        self._epoch = 0  # abort() moves it on: a click still waiting (for its page, for a cover) gives up
+
+    def abort(self) -> None:
+        """The session is over: a click still waiting for its page or for a cover to clear never happens."""
+        self._epoch += 1
+        self.page.moved.set()
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    def _aborted(self, epoch: int) -> bool:
+        return self._epoch != epoch
+
+    def _pause(self, attempt: int, message: str) -> None:
+        """The attempt waits for the page (a cover, the tab elsewhere): said once, as a log line and a ClickPaused."""
+        self.board.log("WARN", message)
+        self.board.emit(ClickPaused(attempt, message))
 
     def capture_prompt(self) -> str:
         """The editor's current text ("" if there is no editor)."""
         v = self.page.eval(js_call(_JS_READ_EDITOR, as_list(self.page.selectors.get("prompt"))))
         return _norm_text(v) if isinstance(v, str) else ""
 
-    def execute_click(self, cmd: ClickMakeVideo) -> None:
+    def execute_click(self, cmd: ClickMakeVideo, epoch: int | None = None) -> None:
         """Write cmd.prompt, click the generate button, confirm by the generation request.
 
         Blocking (call it from a worker thread). Emits ClickSent or ClickFailed; never raises
-        for browser trouble.
+        for browser trouble. `epoch` (`self.epoch` when the click was asked for): an abort()
+        since then means no write and no click.
         """
         attempt = cmd.attempt
         board = self.board
         try:
-            detail = self._execute_click(cmd)
+            detail = self._execute_click(cmd, self._epoch if epoch is None else epoch)
         except BrowserError as exc:
             board.log("WARN", f"attempt {attempt}: click failed: {exc}")
             board.release(ClickFailed(attempt, str(exc)))
@@ -239,9 +261,11 @@ class Actions:
         else:
             board.release(ClickSent(attempt, detail))
 
-    def _execute_click(self, cmd: ClickMakeVideo):
+    def _execute_click(self, cmd: ClickMakeVideo, epoch: int):
         attempt = cmd.attempt
         page, board = self.page, self.board
+        if self._aborted(epoch):
+            return ClickFailed(attempt, "nothing was written or clicked: the session ended first")
         page.require()
         # 1. What is on the page before this click belongs to earlier attempts.
         self.dom.absorb_snapshot()
@@ -249,10 +273,10 @@ class Actions:
         # 2. Only on the session's page: the URL matches the tab setting, is a post on the session's
         #    origin, and the page shows the session's source image (checked again in each evaluate below).
         for _ in range(3):
-            result = self._write_and_click(cmd)
+            result = self._write_and_click(cmd, epoch)
             if result is not _MOVED:
                 return result
-            bad = self._await_right_page(attempt)
+            bad = self._await_right_page(attempt, epoch)
             if bad:
                 return ClickFailed(attempt, f"nothing was written or clicked: {bad}")
         return ClickFailed(attempt, "nothing was clicked: the tab kept leaving the session's post")
@@ -265,7 +289,7 @@ class Actions:
         return (as_list(sel.get("sourceImage")), str(sel.get("preferredVideo")), e.tab_match, e.origin,
                 (e.media_id or "").lower())
 
-    def _await_right_page(self, attempt: int) -> str | None:
+    def _await_right_page(self, attempt: int, epoch: int) -> str | None:
         """None once the tab is the session's page (waiting up to tab_wait_s for it), else where it is."""
         expect = self._expect()
         deadline = time.monotonic() + self.tab_wait_s
@@ -281,15 +305,17 @@ class Actions:
                 return None
             if not said:
                 said = True
-                self.board.log("WARN", f"attempt {attempt}: not writing or clicking: {bad}; waiting up to "
-                                       f"{self.tab_wait_s:g} s for the session's post")
+                self._pause(attempt, f"attempt {attempt}: not writing or clicking: {bad}; waiting up to "
+                                     f"{self.tab_wait_s:g} s for the session's post")
             left = deadline - time.monotonic()
             if left <= 0:
                 return bad
+            if self._aborted(epoch):
+                return f"{bad}, and the session ended meanwhile"
             self.page.require()
             self.page.moved.wait(min(left, 1.0))
 
-    def _write_and_click(self, cmd: ClickMakeVideo):
+    def _write_and_click(self, cmd: ClickMakeVideo, epoch: int):
         attempt = cmd.attempt
         page, board = self.page, self.board
         args = self._page_args()
@@ -328,16 +354,26 @@ class Actions:
         find = js_call(_JS_FIND_BUTTON, btn_sels, *args)
         btn = page.eval(find)
         start = time.monotonic()
+        limit = max(COVER_WAIT_S, self.tab_wait_s)  # a toast clears within COVER_WAIT_S; a dialog may take longer
+        paused = False
         while isinstance(btn, dict) and btn.get("found"):
             waited = time.monotonic() - start
             if btn.get("disabled") and waited < 1.5:
                 pass
-            elif not btn.get("disabled") and not btn.get("hit") and waited < COVER_WAIT_S:
-                pass  # something covers its centre (a toast, a dialog): wait for it to clear
+            elif not btn.get("disabled") and not btn.get("hit") and waited < limit:
+                # something covers its centre (a toast, a dialog): no click until it clears
+                if waited >= COVER_WAIT_S and not paused:
+                    paused = True
+                    self._pause(attempt, f"attempt {attempt} paused: {_covered(btn)}; waiting up to "
+                                         f"{limit:g} s for it to clear")
             else:
                 break
-            time.sleep(0.1)
+            if self._aborted(epoch):
+                return ClickFailed(attempt, f"not clicked: the session ended while {_covered(btn)}")
+            time.sleep(0.1 if waited < COVER_WAIT_S else 0.25)
             btn = page.eval(find)
+        if paused and isinstance(btn, dict) and btn.get("hit"):
+            board.log("INFO", f"attempt {attempt}: the generate button is clear again; clicking")
         if isinstance(btn, dict) and btn.get("wrong"):
             return _MOVED
         if not isinstance(btn, dict) or not btn.get("found"):
@@ -349,7 +385,9 @@ class Actions:
         if not all(isinstance(v, (int, float)) for v in (x, y)) or btn.get("w", 0) <= 0:
             return ClickFailed(attempt, "the generate button has no size on screen")
         if not btn.get("hit"):
-            return ClickFailed(attempt, f"not clicked: {_covered(btn)} (still after {COVER_WAIT_S:g} s)")
+            return ClickFailed(attempt, f"not clicked: {_covered(btn)} (still after {limit:g} s)")
+        if self._aborted(epoch):
+            return ClickFailed(attempt, "not clicked: the session ended before the click")
         # 5. One real click, confirmed by the generation request; never a second one for this attempt.
         if attempt == 1 or self.network.baseline is None:
             self.network.take_baseline()  # what exists before the session's clicks is no attempt's

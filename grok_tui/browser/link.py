@@ -268,9 +268,22 @@ class BrowserLink:
         """Prefix the tab's title with `text` ("" restores the page's own title)."""
         self.page.set_title(text)
 
-    def execute_click(self, cmd: ClickMakeVideo) -> None:
-        """Write cmd.prompt, click the generate button, confirm by the generation request (blocking)."""
-        self.actions.execute_click(cmd)
+    def execute_click(self, cmd: ClickMakeVideo, epoch: int | None = None) -> None:
+        """Write cmd.prompt, click the generate button, confirm by the generation request (blocking).
+
+        `epoch`: `click_epoch` read when the click was asked for; a session_ended() since then means no click."""
+        self.actions.execute_click(cmd, epoch)
+
+    @property
+    def click_epoch(self) -> int:
+        return self.actions.epoch
+
+    def session_ended(self) -> None:
+        """The session is over: a click still waiting (for the session's post, for a cover to clear) is never
+        made, and no attempt's outcome is looked for in the post list any more."""
+        self.actions.abort()
+        with self.board.lock:
+            self.board.open_attempt = None
 
     def fetch_video(self, url: str):
         """Read `url` through the browser's own session (its cookies never reach grok-tui); a downloads.Response.

@@ -99,7 +99,8 @@ class GenerationWatch:
                 return
             self._recovering = attempt
         self.board.log("INFO", f"attempt {attempt}: the page was reloaded mid-attempt; looking for its outcome in the post list")
-        self.page.later(self._recover, attempt, media_id)
+        # its own thread: the look-up sleeps between reads and must not hold up the link's follow-ups
+        threading.Thread(target=self._recover, args=(attempt, media_id), name="grok-tui-recover", daemon=True).start()
 
     def _recover(self, attempt: int, media_id: str | None) -> None:
         deadline = time.monotonic() + RECOVER_S

@@ -56,6 +56,14 @@ class PageNotice:
 
 
 @dataclass(frozen=True)
+class ClickPaused:
+    """The click of `attempt` waits: its button is covered, or the tab left the session's post (`message` says which)."""
+
+    attempt: int
+    message: str
+
+
+@dataclass(frozen=True)
 class TabChanged:
     """The tab's identity changed (route change or load)."""
 
@@ -126,6 +134,6 @@ class OptionsDiffer:
 
 
 LinkEvent = (
-    Attached | LinkLog | PageNotice | TabChanged | Disconnected | SignalStats | AwaitingPermission | TabsChanged
+    Attached | LinkLog | PageNotice | ClickPaused | TabChanged | Disconnected | SignalStats | AwaitingPermission | TabsChanged
     | VideoUrl | OptionsSeen | OptionsDiffer
 )
