@@ -58,6 +58,15 @@ def page_session(r) -> CdpSession:
     return CdpSession([t for t in targets if "/imagine/" in t["url"]][0])
 
 
+def reload_page(r) -> None:
+    """Reload the rig's post page, as the user would (F5)."""
+    s = page_session(r)
+    try:
+        s.call("Page.reload", ignoreCache=True)
+    finally:
+        s.close()
+
+
 async def run(r, watcher, prompt="a fox", links=None, **kw):
     """The headless run; `links` (a list), when given, receives the BrowserLink the run creates."""
     from grok_tui.browser.link import BrowserLink
@@ -120,15 +129,7 @@ async def test_tab_closed_waits_then_cancels(rig):
 
 async def test_page_reload_between_attempts_reinstalls_observer(rig):
     r = rig("mod@40,mod@30,ok", step_ms=30, toast_ms=300)
-
-    def reload_page():
-        s = page_session(r)
-        try:
-            s.call("Page.reload", ignoreCache=True)
-        finally:
-            s.close()
-
-    w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, reload_page)
+    w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, lambda: reload_page(r))
     rc, lines, store = await run(r, w, cooldown_s=2.0)
     s = last_summary(lines)
     assert rc == 0 and (s["creditsUsed"], s["layer2Failures"], s["completedVideos"]) == (3, 2, 1)

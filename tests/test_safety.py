@@ -21,7 +21,7 @@ from grok_tui.runner import SessionRunner
 from grok_tui.settings import state_dir
 from grok_tui.store import StateStore
 from grok_tui.tablock import TabBusy, TabLock
-from test_faults import Watcher, last_summary, page_session, rig as rigs, run  # noqa: F401 (rigs is a fixture)
+from test_faults import Watcher, last_summary, page_session, reload_page, rig as rigs, run  # noqa: F401 (rigs is a fixture)
 
 SECRET = "SEKRET42tok"
 
@@ -754,15 +754,7 @@ async def test_reload_mid_attempt_counts_the_credit_and_finds_the_outcome_in_the
 
     site = _server_side_site(script="mod@70,ok", step_ms=250)
     r = Rig(site, launch_chrome(site.post_url()))
-
-    def reload_page():
-        s = page_session(r)
-        try:
-            s.call("Page.reload", ignoreCache=True)
-        finally:
-            s.close()
-
-    w = Watcher(lambda o: o["event"] == "progress" and o["attempt"] == 1 and o["percent"] >= 20, reload_page)
+    w = Watcher(lambda o: o["event"] == "progress" and o["attempt"] == 1 and o["percent"] >= 20, lambda: reload_page(r))
     try:
         t0 = time.monotonic()
         rc, lines, store = await run(r, w, cooldown_s=0.5, session_timeout_s=60, tab_wait_s=5)
