@@ -42,6 +42,14 @@ def test_moderations_between_successes_still_add_up():
     assert len(notes) == 1 and "attempt 6" in notes[0]
 
 
+def test_an_outcome_found_in_the_post_list_after_a_reload_is_no_miss():
+    h = SignalHealth()
+    assert h.judge(1, "moderated", ALL) == []
+    for n in range(2, 6):  # each found after a reload (issue 9): the live sources could not see it
+        assert h.judge(n, "moderated", ["postlist"]) == []
+    assert [h.state(s) for s in ALL] == [OK, OK, OK] and h.judged == 1
+
+
 def test_a_source_that_never_reported_is_not_missed_and_others_do_not_count():
     h = SignalHealth()
     for n in range(1, 8):

@@ -19,7 +19,7 @@ from .actions import _JS_DELETE_SELECTION, _JS_HELPERS, _JS_SET_VALUE
 from .cdp import BrowserError
 from .dom import DomSignals
 from .network import GenerationWatch
-from .observer import BINDING_NAME, DEFAULT_SELECTORS, GENERATION_PATH, OBSERVER_FLAG, OBSERVER_VERSION, as_list
+from .observer import DEFAULT_SELECTORS, GENERATION_PATH, OBSERVER_VERSION, as_list
 from .page import Page, js_call
 
 FOUND, MISSING, NOT_YET = "found", "missing", "not yet"
@@ -362,8 +362,8 @@ class Probe:
         ident = page.identity()
         self._wait_binding(1.0)
         r = page.eval(
-            js_call(_JS_PROBE, sel, str(sel.get("storeKey") or "useMediaStore"), GENERATION_PATH, OBSERVER_FLAG,
-                    BINDING_NAME, OBSERVER_VERSION)
+            js_call(_JS_PROBE, sel, str(sel.get("storeKey") or "useMediaStore"), GENERATION_PATH, page.flag,
+                    page.binding, OBSERVER_VERSION)
         )
         if not isinstance(r, dict):
             raise BrowserError("the page check returned nothing")
@@ -531,13 +531,13 @@ class Probe:
         o = r.get("observer") or {}
         calls = self.dom.gate.received
         if o.get("current") and o.get("binding") and calls > 0:
-            return self._row("observer", FOUND, f"installed in document {o.get('docId')}, binding {BINDING_NAME} answered ({calls} call(s) received)")
+            return self._row("observer", FOUND, f"installed in document {o.get('docId')}, binding {self.page.binding} answered ({calls} call(s) received)")
         if not o.get("present"):
             why = "the observer is not installed (the page may block injected scripts)"
         elif not o.get("current"):
             why = f"an observer of another version ({o.get('version')}) runs in the page"
         elif not o.get("binding"):
-            why = f"the binding {BINDING_NAME} is not defined in the page"
+            why = f"the binding {self.page.binding} is not defined in the page"
         else:
             why = "the binding is defined but no call reached grok-tui"
         return self._row("observer", MISSING, f"{why}; DOM and store signals are lost, the network stream still works")

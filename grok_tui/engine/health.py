@@ -67,9 +67,10 @@ class SignalHealth:
 
     def judge(self, attempt: int, kind: str, reported: Iterable[str]) -> list[HealthNote]:
         """Attempt `attempt` resolved as `kind` ("success" or "moderated"), reported by `reported`."""
-        if kind not in KINDS:
-            return []
-        got = [s for s in SOURCES if s in set(reported)]
+        reported = set(reported)
+        if kind not in KINDS or "postlist" in reported:
+            return []  # found in the post list after a reload: the live sources had no chance to report it
+        got = [s for s in SOURCES if s in reported]
         self.judged += 1
         notes: list[HealthNote] = []
         for name, h in self.sources.items():
