@@ -100,6 +100,39 @@ async def test_ui_runner_watches_read_only_when_the_tab_is_held(rigs):
     await again.close()
 
 
+async def test_page_marker_stops_an_instance_that_cannot_see_the_lock(rigs, tmp_path):
+    """Instances on other machines or users share no lock folder: the page-side marker names the holder;
+    a watcher installs only its own names, and nothing it does removes the holder's."""
+    from grok_tui.browser.link import BrowserLink
+
+    r = rigs("ok")
+    holder = SessionRunner(r.settings(), StateStore(state_dir()), BrowserLink)
+    await holder.attach()
+    try:
+        other = SessionRunner(r.settings(), StateStore(tmp_path / "elsewhere"), BrowserLink)
+        with pytest.raises(TabBusy, match=f"pid {os.getpid()}"):
+            await other.attach()
+        await other.close()
+        watcher = SessionRunner(r.settings(), StateStore(tmp_path / "elsewhere-ui"), BrowserLink, on_busy="watch")
+        await watcher.attach()
+        assert watcher.attached and f"pid {os.getpid()}" in (watcher.read_only or "")
+        await watcher.close()
+        holder.start_loop()
+        await holder.start_session("a fox")
+        await asyncio.wait_for(holder.ended.wait(), 30)
+        [rec] = holder.records
+        assert rec.summary.outcome == "success"
+        assert "dom" in rec.record["attemptsDetail"][0]["sources"]  # the holder's observer survived the others
+    finally:
+        await holder.close()
+    assert len(r.site.requests) == 1
+    # the holder's marker left with it: an instance with yet another lock folder now takes the tab
+    after = SessionRunner(r.settings(), StateStore(tmp_path / "later"), BrowserLink)
+    await after.attach()
+    assert after.attached and after.read_only is None
+    await after.close()
+
+
 # ------------------------------------------------------------------ item 9: no query string in any output
 
 
@@ -123,6 +156,8 @@ async def test_no_query_string_in_any_output(rigs):
             if f.is_file():
                 assert SECRET not in f.read_text(errors="replace"), f
         j, t = write_export(gather_from_runner(runner), state_dir() / "exports")
+        tabs = await runner.list_tabs()
+        assert tabs and all(SECRET not in json.dumps(tab) for tab in tabs)
         assert SECRET not in j.read_text() and SECRET not in t.read_text()
         await runner.close()
         # the "no matching tab" sentence lists the open tabs' URLs: without their queries

@@ -347,7 +347,14 @@ class BrowserLink:
 
 def _shown(tabs: list[dict]) -> list[dict]:
     """Tabs as they leave the link: page text enters here (no query string, control characters escaped)."""
-    return [{"id": t["id"], "url": strip_url(t["url"]), "title": page_text(t["title"])} for t in tabs]
+    return [{"id": t["id"], "url": strip_url(t["url"]), "title": _tab_title(t["url"], t["title"])} for t in tabs]
+
+
+def _tab_title(url: str, title: str) -> str:
+    # A page without a title is listed under its URL without the scheme, query string included.
+    if title and title in (url, url.split("://", 1)[-1]):
+        return page_text(strip_url(url).split("://", 1)[-1])
+    return page_text(title)
 
 
 __all__ = [
