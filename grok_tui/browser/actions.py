@@ -463,7 +463,7 @@ class Actions:
         want = None
         if url is not None:
             here = origin_of(page.identity().url) or tab_origin
-            if origin_of(url) != here:
+            if not here or origin_of(url) != here:
                 raise BrowserError(f"{url} is not on the tab's own site ({here}); the tab stays where it is")
             res = page.call("Page.navigate", timeout=max(page.call_timeout, wait_s), url=url)
             if res.get("errorText"):
