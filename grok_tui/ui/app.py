@@ -8,7 +8,8 @@ into a typed message (messages.py) and renders from `runner.engine`.
 from __future__ import annotations
 
 import sys
-from typing import Any
+import time as _time
+from typing import Any, TypeVar
 
 from textual import on, work
 from textual.actions import SkipAction
@@ -33,8 +34,10 @@ from .widgets import AttemptsTable, HeaderBar, LogPane, PromptPane, SessionPane
 
 __all__ = ["GrokApp", "ThemeError"]
 
-TICK_S = 0.25
-VIEW_COALESCE_S = 0.05
+W = TypeVar("W")
+
+TICK_S = 0.25  # the countdowns' clock; it runs only while a countdown is on screen
+VIEW_INTERVAL_S = 0.1  # the screen follows the runner at most 10 times a second (a burst is one repaint)
 
 
 class GrokApp(App):
@@ -103,6 +106,12 @@ class GrokApp(App):
         self.last_outcome: str | None = None
         self.last_export: tuple[Any, Any] | None = None
         self._view_pending = False
+        self._last_view = 0.0  # time.monotonic() of the last repaint
+        # What the next repaint draws: attempt rows (the latest record of each, in order), log lines.
+        self._rows: dict[int, dict] = {}
+        self._rows_reset = False
+        self._lines: list[Any] = []
+        self._clock: Any = None
         self._history: Any = None
         runner.listener = self._forward
         from ..batch_runner import BatchQueue
@@ -134,7 +143,7 @@ class GrokApp(App):
             table = AttemptsTable(id="attempts")
             table.border_title = "Attempts"
             yield table
-        log = LogPane(id="log", max_lines=200, wrap=True, markup=False, auto_scroll=True)
+        log = LogPane(id="log", max_lines=LogPane.MAX_LINES, wrap=True, markup=False, auto_scroll=True)
         log.border_title = "Log (last 200)"
         yield log
         yield Footer()
@@ -149,8 +158,8 @@ class GrokApp(App):
             self.notify(warning, severity="warning", timeout=10)
         self.call_after_refresh(self._show_last_session)
         self._trap_signals()
+        self._clock = self.set_interval(TICK_S, self._tick, pause=True)
         self.refresh_view()
-        self.set_interval(TICK_S, self._tick)
         self.run_worker(self._connect(), name="attach", group="attach", exclusive=True, exit_on_error=False)
 
     def _show_last_session(self) -> None:
@@ -161,8 +170,6 @@ class GrokApp(App):
             return
         if not last:
             return
-        import time as _time
-
         when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(last.get("endedAt", 0) / 1000))
         text = (
             f"last session ({when}): {last.get('outcome')} — videos {last.get('completedVideos')}/{last.get('videoGoal')}, "
@@ -171,7 +178,7 @@ class GrokApp(App):
         if last.get("reason"):
             text += f" ({last['reason']})"
         try:
-            self.query_one(LogPane).write(text)
+            self.main_widget(LogPane).write(text)
         except Exception:  # the screen is already gone (a very short run)
             pass
 
@@ -221,9 +228,17 @@ class GrokApp(App):
         return self.prompt_override or engine.persistent.last_prompt_value
 
     def refresh_view(self) -> None:
+        """Draw what is pending (attempt rows, log lines) and the panes; each widget repaints only what changed."""
         engine = self.runner.engine
+        self._last_view = _time.monotonic()
+        self._draw_pending()
+        if self._clock is not None:  # the clock ticks only while a countdown is shown
+            if engine.phase.active and engine.next_action is not None:
+                self._clock.resume()
+            else:
+                self._clock.pause()
         try:
-            self.query_one(HeaderBar).show(
+            self.main_widget(HeaderBar).show(
                 self.link_attached,
                 self.link_detail,
                 self.link_info,
@@ -232,18 +247,25 @@ class GrokApp(App):
                 engine,
             )
             saves = self.runner.saves
-            self.query_one(SessionPane).show(
+            self.main_widget(SessionPane).show(
                 engine, self.now(), self.runner.session_options, (saves.saved, saves.failed)
             )
-            self.query_one(PromptPane).show(self.current_prompt())
+            self.main_widget(PromptPane).show(self.current_prompt())
         except Exception:  # not mounted (yet / any more)
             return
 
     def schedule_view(self) -> None:
-        """Coalesce: a burst of notifications (progress, logs, phase) repaints once, at most 20 times a second."""
+        """Coalesce: a burst of notifications (progress, logs, phase) repaints once, at most 10 times a second.
+
+        The first change after a quiet spell is drawn at once (after the messages already queued).
+        """
         if not self._view_pending:
             self._view_pending = True
-            self.set_timer(VIEW_COALESCE_S, self._flush_view)
+            wait = self._last_view + VIEW_INTERVAL_S - _time.monotonic()
+            if wait > 0.001:
+                self.set_timer(wait, self._flush_view)
+            else:
+                self.call_later(self._flush_view)  # after the messages already queued
 
     def _flush_view(self) -> None:
         self._view_pending = False
@@ -252,21 +274,44 @@ class GrokApp(App):
     def _tick(self) -> None:
         """Reformat the countdowns; nothing is polled."""
         try:
-            self.query_one(SessionPane).show_clock(self.runner.engine, self.now())
+            self.main_widget(SessionPane).show_clock(self.runner.engine, self.now())
         except Exception:
             pass
 
+    def main_widget(self, cls: type[W]) -> W:
+        """The main screen's widget of type `cls`, whichever screen is on top (an app's query sees only the top one)."""
+        return self.screen_stack[0].query_one(cls)
+
+    def _draw_pending(self) -> None:
+        rows, lines = self._rows, self._lines
+        if not (rows or lines or self._rows_reset):
+            return
+        try:
+            table, log = self.main_widget(AttemptsTable), self.main_widget(LogPane)
+        except Exception:  # not mounted (yet / any more): the runner may still log its close
+            del lines[: -LogPane.MAX_LINES]
+            return
+        self._rows, self._lines = {}, []
+        if self._rows_reset:
+            self._rows_reset = False
+            table.reset()
+        for record in rows.values():
+            table.upsert(record)
+        for line in lines:
+            log.add(line)
+
     @on(m.RunnerLog)
     def _on_log(self, msg: m.RunnerLog) -> None:
-        panes = self.query(LogPane)  # none while the app shuts down (the runner may still log its close)
-        if not panes:
-            return
-        panes.first().add(msg.line)
+        self._lines.append(msg.line)
         self.schedule_view()  # every engine change logs a line (auto-retry, reset, ...)
 
     @on(m.TitleChanged)
     def _on_title(self, msg: m.TitleChanged) -> None:
-        self.sub_title = msg.text
+        if msg.text == self.sub_title:  # the engine repeats its title at every step
+            return
+        # Without a repaint: no screen shows the sub-title (no Header), and assigning it would
+        # repaint the whole screen (App.sub_title is a repainting reactive).
+        self.set_reactive(App.sub_title, msg.text)
         self._write_terminal_title(f"grok-tui {msg.text}")
         self.schedule_view()
 
@@ -276,10 +321,12 @@ class GrokApp(App):
 
     @on(m.AttemptChanged)
     def _on_attempt(self, msg: m.AttemptChanged) -> None:
-        table = self.query_one(AttemptsTable)
-        if msg.change == "started" and msg.record.get("attempt") == 1:
-            table.reset()
-        table.upsert(msg.record)
+        """Drawn by the next repaint: each attempt's latest record only (progress every 20 ms is 10 redraws a second)."""
+        number = msg.record.get("attempt")
+        if msg.change == "started" and number == 1:  # a new session: a new table
+            self._rows_reset = True
+            self._rows.clear()
+        self._rows[number] = msg.record
         self.schedule_view()
 
     @on(m.PhaseUpdated)
@@ -332,7 +379,8 @@ class GrokApp(App):
         from ..saving import DownloadFinished, DownloadRetrying, DownloadStarted
 
         n = msg.notice
-        table = self.query_one(AttemptsTable)
+        self._draw_pending()  # the attempt's row first
+        table = self.main_widget(AttemptsTable)
         if isinstance(n, DownloadStarted):
             table.show_file(n.attempt, "⇣ saving…")
         elif isinstance(n, DownloadRetrying):

@@ -8,9 +8,10 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Label, ProgressBar, RichLog, Static
+from textual.widgets import Label, RichLog, Static
 
 from ..engine.events import LogLine
+from .lines import LineBar, LineTable, SteadyScroll
 from .export import OUTCOME_MARKS, attempt_row
 from .render import (
     attempt_markup,
@@ -37,14 +38,42 @@ OUTCOME_VARS = {
 
 
 def theme_color(widget: Any, var: str, fallback: str = "white") -> str:
+    """A theme variable's colour; the variables are built once per theme (building them is costly)."""
     try:
-        return widget.app.get_css_variables().get(var) or fallback
+        app = widget.app
+        cache = app.__dict__.setdefault("_grok_css_vars", {})
+        theme = app.theme
+        if theme not in cache:
+            cache.clear()
+            cache[theme] = app.get_css_variables()
+        return cache[theme].get(var) or fallback
     except Exception:
         return fallback
 
 
+def set_text(widget: Any, old: str | None, text: str) -> bool:
+    """Update a Label/Static to `text` unless it already shows it; True when updated.
+
+    A layout pass (a reflow of the whole screen) only when the text can change the widget's size:
+    its width is `auto` and the text's length changed, or its height is `auto` and the text's
+    length or line count changed. A fixed-size line (the panes' one-line rows) just repaints.
+    """
+    if old == text:
+        return False
+    styles = widget.styles
+    auto_w = styles.width is not None and styles.width.is_auto
+    auto_h = styles.height is None or styles.height.is_auto
+    resized = old is None or ((auto_w or auto_h) and len(old) != len(text)) or (auto_h and old.count("\n") != text.count("\n"))
+    widget.update(text, layout=resized)
+    return True
+
+
 class HeaderBar(Horizontal):
     """Connection line (two rows) with the session's counts at the right end."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="conn"):
@@ -54,9 +83,9 @@ class HeaderBar(Horizontal):
 
     def show(self, attached: bool, detail: str, info: Any, identity: Any, media_id: str | None, engine: Any) -> None:
         l1, l2 = connection_markup(attached, detail, info, identity, media_id)
-        self.query_one("#conn-line1", Static).update(l1)
-        self.query_one("#conn-line2", Static).update(l2)
-        self.query_one("#counts", Static).update(counts_text(engine))
+        for wid, text in (("conn-line1", l1), ("conn-line2", l2), ("counts", counts_text(engine))):
+            if set_text(self.query_one(f"#{wid}", Static), self._shown.get(wid), text):
+                self._shown[wid] = text
 
 
 class SessionPane(Vertical):
@@ -70,10 +99,10 @@ class SessionPane(Vertical):
         yield Static("", id="status")
         with Horizontal(classes="bar-row"):
             yield Label("attempt –", id="attempt-label", classes="bar-label")
-            yield ProgressBar(total=100, show_eta=False, id="attempt-bar")
+            yield LineBar(total=100, id="attempt-bar")
         with Horizontal(classes="bar-row"):
             yield Label("videos", classes="bar-label")
-            yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="videos-bar")
+            yield LineBar(total=1, show_percentage=False, id="videos-bar")
             yield Label("0 / 1", id="videos-count")
         yield Static("", id="counters")
         yield Static("", id="next")
@@ -85,10 +114,10 @@ class SessionPane(Vertical):
         self._set("#attempt-label", label)
         self._set("#videos-count", f"{s.videos_generated} / {p.video_goal}")
         self._set("#counters", "\n".join(counters_markup(engine, options, saved)))
-        bar = self.query_one("#attempt-bar", ProgressBar)
+        bar = self.query_one("#attempt-bar", LineBar)
         if (bar.total, bar.progress) != (100, pct or 0):
             bar.update(total=100, progress=pct or 0)
-        vbar = self.query_one("#videos-bar", ProgressBar)
+        vbar = self.query_one("#videos-bar", LineBar)
         want = (p.video_goal, min(s.videos_generated, p.video_goal))
         if (vbar.total, vbar.progress) != want:
             vbar.update(total=want[0], progress=want[1])
@@ -99,11 +128,7 @@ class SessionPane(Vertical):
 
     def _set(self, selector: str, text: str) -> None:
         """Update a Label/Static only when its text changed (an update costs a layout pass)."""
-        old = self._clock_text.get(selector)
-        if old != text:
-            # Same shape (length, line count): repaint without a layout pass, the costly part.
-            same_shape = old is not None and len(old) == len(text) and old.count("\n") == text.count("\n")
-            self.query_one(selector).update(text, layout=not same_shape)
+        if set_text(self.query_one(selector), self._clock_text.get(selector), text):
             self._clock_text[selector] = text  # only once it is on screen
 
     def show_clock(self, engine: Any, now: float) -> None:
@@ -118,25 +143,23 @@ class SessionPane(Vertical):
 class PromptPane(Static):
     """The prompt sent on every attempt (p edits it)."""
 
+    _shown: str | None = None
+
     def show(self, prompt: str) -> None:
-        self.update(esc(prompt) if prompt.strip() else "[$text-muted]no prompt yet: p to type one or capture it from the page[/]")
+        text = esc(prompt) if prompt.strip() else "[$text-muted]no prompt yet: p to type one or capture it from the page[/]"
+        if text != self._shown:  # wrapped text: any change may change its height, so always with layout
+            self.update(text)
+            self._shown = text
 
 
-class AttemptsTable(DataTable):
+class AttemptsTable(LineTable):
     """One row per attempt of the current session, newest visible."""
 
     COLUMNS = ("#", "started", "outcome", "max %", "layer", "took", "video")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._shown: dict[str, list[Any]] = {}  # the cells on screen, by row key
         self._files: dict[str, str] = {}  # the saved file (or its download's state), by row key
-
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        for name in self.COLUMNS:
-            self.add_column(name, key=name)
 
     def _cells(self, rec: dict) -> list[Any]:
         cells: list[Any] = list(attempt_row(rec, video_chars=4))
@@ -151,40 +174,35 @@ class AttemptsTable(DataTable):
         return cells
 
     def upsert(self, rec: dict) -> None:
+        """Add the attempt's row, or redraw it if a cell changed."""
         key = str(rec.get("attempt"))
-        cells = self._cells(rec)
         if key in self.rows:
-            old = self._shown.get(key, [])
-            for i, (name, value) in enumerate(zip(self.COLUMNS, cells)):
-                if i >= len(old) or str(old[i]) != str(value):  # only what changed
-                    self.update_cell(key, name, value, update_width=True)
-            self._shown[key] = cells
+            self.update_row(key, self._cells(rec))
         else:
-            self._shown[key] = cells
-            self.add_row(*cells, key=key)
+            self.add_row(*self._cells(rec), key=key)
             self.move_cursor(row=self.row_count - 1)
-            self.scroll_end(animate=False)
+            self.follow_end()
 
     def show_file(self, attempt: int, text: str) -> None:
         """The attempt's saved file (or what its download is doing) in the video column."""
         key = str(attempt)
         self._files[key] = text
         if key in self.rows:
-            self.update_cell(key, "video", text, update_width=True)
-            shown = self._shown.get(key)
-            if shown:
-                shown[self.COLUMNS.index("video")] = text
+            cells = self.rows[key][:]
+            cells[self.COLUMNS.index("video")] = Text(text)
+            self.update_row(key, cells)
 
     def reset(self, records: list[dict] | None = None) -> None:
         self.clear()
-        self._shown.clear()
         self._files.clear()
         for rec in records or []:
             self.upsert(rec)
 
 
-class LogPane(RichLog):
+class LogPane(SteadyScroll, RichLog):
     """The last 200 log lines, levels in colour, following the tail."""
+
+    MAX_LINES = 200
 
     def add(self, line: LogLine) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(line.at))
@@ -193,4 +211,6 @@ class LogPane(RichLog):
         text.append(stamp + " ", style="dim")
         text.append(f"{line.level:<5} ", style=f"bold {color}")
         text.append(line.message, style="dim" if line.level == "DEBUG" else "")
-        self.write(text)
+        self.write(text, scroll_end=False)
+        if self.auto_scroll:  # in this repaint, not one after it (RichLog's own scroll waits for the next)
+            self.follow_end()
