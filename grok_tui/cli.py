@@ -69,6 +69,8 @@ def _browser_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cdp-port", type=int, default=S, help="Chrome's --remote-debugging-port (default 9222)")
     g.add_argument("--tab", default=S, help="attach to the first tab whose URL contains this (default grok.com/imagine)")
     g.add_argument("--allow-remote-cdp", action="store_true", default=S, help="allow a non-loopback --cdp-host / --cdp-url")
+    g.add_argument("--permission-wait", dest="permission_wait_s", type=float, default=S, metavar="S",
+                   help="seconds to wait while Chrome asks you to allow the connection (default 30)")
 
 
 def _session_options(p: argparse.ArgumentParser) -> None:
@@ -245,7 +247,7 @@ class _Fatal(Exception):
 
 
 SETTING_KEYS = (
-    "cdp_url", "chrome_profile", "cdp_host", "cdp_port", "tab", "allow_remote_cdp", "video_goal", "max_retries", "auto_retry",
+    "cdp_url", "chrome_profile", "cdp_host", "cdp_port", "tab", "allow_remote_cdp", "permission_wait_s", "video_goal", "max_retries", "auto_retry",
     "cooldown_s", "next_video_delay_s", "session_timeout_s", "tab_wait_s", "theme",
     "download", "downloads_dir", "download_name", "allow_option_change",
 )
@@ -371,11 +373,11 @@ def _info_dict(info: Any) -> dict:
     if info is None:
         return {}
     out = {}
-    for key in ("browser", "url", "title", "post_id", "media_id", "matched"):
+    for key in ("browser", "endpoint", "url", "title", "post_id", "media_id", "matched"):
         v = getattr(info, key, None)
         if v is None and hasattr(info, "identity"):
             v = getattr(info.identity, key, None)
-        if v is not None:
+        if v is not None and not (key == "endpoint" and not v):
             camel = {"post_id": "postId", "media_id": "mediaId"}.get(key, key)
             out[camel] = strip_url(v) if key == "url" else v
     return out

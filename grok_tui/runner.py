@@ -270,6 +270,9 @@ class SessionRunner:
         extra = {"selectors": self.settings.selectors} if self.settings.selectors else {}
         if self.settings.allow_option_change:
             extra["allow_option_change"] = True
+        wait = getattr(self.settings, "permission_wait_s", None)
+        if wait is not None:
+            extra["permission_wait_s"] = wait
         link = self.link or self.link_factory(
             host=self.settings.cdp_host,
             port=self.settings.cdp_port,
@@ -282,20 +285,27 @@ class SessionRunner:
         )
         self.link = link
         target_id = target_id or (self._tab_lock.target_id if self._tab_lock else None)
-        target_id, several = await self._claim(link, target_id)
+        begin, end = getattr(link, "begin_attach", None), getattr(link, "end_attach", None)
+        if begin is not None:
+            begin()  # one deadline for the tab list, the lock and the attach
         try:
+            target_id, several = await self._claim(link, target_id)
             try:
-                info = await self._attach_link(link, target_id)
-            except TabBusy as busy:  # another grok-tui, maybe on another machine, marked the page as its own
-                if self.on_busy != "watch":
-                    raise
-                self._release_lock()
-                self.read_only = str(busy).split(";")[0] + "; watching read-only."
-                info = await self._attach_link(link, target_id)
-        except BaseException:
-            if self._tab_lock is not None and self._tab_lock.target_id == target_id and not self.attached:
-                self._release_lock()
-            raise
+                try:
+                    info = await self._attach_link(link, target_id)
+                except TabBusy as busy:  # another grok-tui, maybe on another machine, marked the page as its own
+                    if self.on_busy != "watch":
+                        raise
+                    self._release_lock()
+                    self.read_only = str(busy).split(";")[0] + "; watching read-only."
+                    info = await self._attach_link(link, target_id)
+            except BaseException:
+                if self._tab_lock is not None and self._tab_lock.target_id == target_id and not self.attached:
+                    self._release_lock()
+                raise
+        finally:
+            if end is not None:
+                end()
         self.link, self.info, self.attached = link, info, True
         url = getattr(info, "url", None) or getattr(getattr(info, "identity", None), "url", None)
         self._apply_pace(url)

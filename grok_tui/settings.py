@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     """End the session as cancelled when an attempt has no outcome for this long."""
     tab_wait_s: float = Field(30.0, ge=0, le=3600)
     """How long a session waits for a closed or disconnected tab to come back."""
+    permission_wait_s: float = Field(30.0, ge=1, le=600)
+    """How long connecting waits while Chrome asks you to allow remote debugging (then: one sentence, exit 3)."""
     batch_bell: bool = True
     """Ring the terminal bell when a batch finishes or stops (the UI)."""
     batch_notify: bool = True
@@ -193,7 +195,7 @@ class Settings(BaseSettings):
             raise PydanticCustomError("int_type", "Input should be a valid integer")
         return v
 
-    @field_validator("cooldown_s", "next_video_delay_s", "session_timeout_s", "tab_wait_s", mode="before")
+    @field_validator("cooldown_s", "next_video_delay_s", "session_timeout_s", "tab_wait_s", "permission_wait_s", mode="before")
     @classmethod
     def _no_bool_number(cls, v: Any) -> Any:
         if isinstance(v, bool):
@@ -304,6 +306,7 @@ FLAGS = {
     "next_video_delay_s": "--next-video-delay",
     "session_timeout_s": "--timeout",
     "tab_wait_s": "--tab-wait",
+    "permission_wait_s": "--permission-wait",
     "auto_retry": "--no-auto-retry",
     "downloads_dir": "--downloads",
     "download": "--no-download",

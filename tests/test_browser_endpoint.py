@@ -9,6 +9,7 @@ upgrade to /devtools/browser/…, and counts the /json requests.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -34,10 +35,14 @@ SEED = {
 
 
 class BrowserOnlyProxy:
-    """Loopback proxy: pipes the WebSocket upgrade to /devtools/browser/… to Chrome, 404s everything else."""
+    """Loopback proxy: pipes the WebSocket upgrade to /devtools/browser/… to Chrome, 404s everything else.
 
-    def __init__(self, chrome_port: int):
+    `delay_s`: after the handshake's answer, everything Chrome sends reaches the client that much
+    later (in order): a slow Chrome, every CDP round trip `delay_s` longer."""
+
+    def __init__(self, chrome_port: int, delay_s: float = 0.0):
         self.chrome_port = chrome_port
+        self.delay_s = delay_s
         self.json_requests: list[str] = []
         self.upgrades = 0
         self.srv = socket.create_server(("127.0.0.1", 0))
@@ -68,8 +73,9 @@ class BrowserOnlyProxy:
             self.upgrades += 1
             up = socket.create_connection(("127.0.0.1", self.chrome_port))
             up.sendall(head)
-            for a, b in ((conn, up), (up, conn)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(conn, up), daemon=True).start()
+            back = self._pipe if not self.delay_s else self._late_pipe
+            threading.Thread(target=back, args=(up, conn), daemon=True).start()
             return
         conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         conn.close()
@@ -87,6 +93,30 @@ class BrowserOnlyProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def _late_pipe(self, a: socket.socket, b: socket.socket) -> None:
+        import queue
+
+        due: queue.Queue = queue.Queue()
+
+        def deliver() -> None:
+            while (item := due.get()) is not None:
+                at, data = item
+                time.sleep(max(0.0, at - time.monotonic()))
+                try:
+                    b.sendall(data)
+                except OSError:
+                    return
+
+        threading.Thread(target=deliver, daemon=True).start()
+        first = True
+        try:
+            while data := a.recv(65536):
+                due.put((time.monotonic() + (0.0 if first else self.delay_s), data))
+                first = False
+        except OSError:
+            pass
+        due.put(None)
 
     def close(self) -> None:
         self.srv.close()
@@ -135,13 +165,39 @@ def test_chrome_profile_runs_the_seed_session_without_json(toggle_chrome, tmp_pa
     lines = check_seed_run(p, site)
     assert proxy.json_requests == [] and proxy.upgrades >= 1
     assert any(l["event"] == "log" and f"DevToolsActivePort in {profile}" in l["message"] for l in lines)
+    assert lines[0]["endpoint"] == f"127.0.0.1:{proxy.port} via DevToolsActivePort in {profile}"
 
 
 def test_cdp_url_ws_runs_the_seed_session_without_json(toggle_chrome, tmp_path):
     site, proxy, _, ws_path = toggle_chrome
     p = grok(*SESSION, "--cdp-url", f"ws://127.0.0.1:{proxy.port}{ws_path}", tmp_path=tmp_path)
-    check_seed_run(p, site)
+    lines = check_seed_run(p, site)
     assert proxy.json_requests == [] and proxy.upgrades >= 1
+    assert lines[0]["endpoint"] == f"127.0.0.1:{proxy.port} via --cdp-url"
+    assert ws_path not in p.stdout  # the browser's /devtools/browser/<id> is not printed
+
+
+def test_one_deadline_for_the_whole_attach(toggle_chrome):
+    """Every CDP answer 0.3 s late: each step is far inside its own 5 s, but an attach is ~15
+    round trips, so only a deadline over the whole attach (here 2 s) can stop it."""
+    from grok_tui.browser.endpoint import AttachTimeout
+
+    _site, proxy, _, ws_path = toggle_chrome
+    slow = BrowserOnlyProxy(proxy.chrome_port, delay_s=0.3)
+    try:
+        link = BrowserLink(emit=lambda ev: None, tab_match="/imagine/post/", attach_deadline_s=2.0,
+                           endpoint=EndpointSpec(cdp_url=f"ws://127.0.0.1:{slow.port}{ws_path}"))
+        t0 = time.monotonic()
+        with pytest.raises(AttachTimeout) as err:
+            link.attach()
+        took = time.monotonic() - t0
+        link.close()
+    finally:
+        slow.close()
+    assert 1.9 <= took <= 3.0, took
+    msg = str(err.value)
+    assert msg.startswith(f"Attaching to Chrome at 127.0.0.1:{slow.port} did not finish within 2 s (still at ")
+    assert msg.count(". ") == 0 and msg.endswith(".")
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -284,6 +340,83 @@ def test_refused_permission_prompt(slow_server, tmp_path):
     assert "Chrome refused the DevTools connection" in one_sentence(p)
     waiting = [json.loads(line) for line in p.stdout.splitlines()]
     assert any(w["event"] == "waiting" and "allow the connection in Chrome" in w["message"] for w in waiting), p.stdout
+
+
+def test_a_silent_permission_prompt_is_bounded_and_said_while_waiting(tmp_path):
+    """Chrome holds the handshake while it asks the user; nobody answers: `waiting` at once,
+    then one sentence and exit 3 after --permission-wait (default 30 s, not 60)."""
+    from grok_tui.browser.cdp import PERMISSION_WAIT_S
+    from grok_tui.settings import Settings
+
+    assert PERMISSION_WAIT_S == Settings().permission_wait_s == 30.0
+    assert BrowserLink(emit=lambda ev: None).permission_wait_s == 30.0
+    srv = socket.create_server(("127.0.0.1", 0))
+    held = []
+    threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()  # accepts, never answers
+    try:
+        port = srv.getsockname()[1]
+        t0 = time.monotonic()
+        p = grok("run", "--no-ui", "--prompt", "x", "--cdp-url", f"ws://127.0.0.1:{port}/devtools/browser/x",
+                 "--permission-wait", "2", tmp_path=tmp_path)
+        took = time.monotonic() - t0
+    finally:
+        srv.close()
+    assert p.returncode == 3
+    assert one_sentence(p) == (
+        f"grok-tui: Chrome did not let grok-tui connect to 127.0.0.1:{port} within 2 s: allow the connection when "
+        "Chrome asks (remote debugging must be on at chrome://inspect/#remote-debugging), then try again."
+    )
+    [waiting] = [json.loads(line) for line in p.stdout.splitlines()]
+    assert waiting["event"] == "waiting" and waiting["message"].startswith("allow the connection in Chrome")
+    assert waiting["message"].endswith("waiting up to 2 s")
+    assert took < 2 + 8, took  # interpreter start-up, then the 2 s wait
+
+
+async def test_the_app_says_allow_the_connection_while_waiting_then_why_not(tmp_path):
+    from textual.widgets import Static
+
+    from grok_tui.runner import SessionRunner
+    from grok_tui.settings import load_settings
+    from grok_tui.store import StateStore
+    from grok_tui.ui.app import GrokApp
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    held = []
+    threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()  # accepts, never answers
+    port = srv.getsockname()[1]
+    settings = load_settings(cdp_url=f"ws://127.0.0.1:{port}/devtools/browser/x", permission_wait_s=2, tab="/imagine/post/")
+    store = StateStore(tmp_path / "state")
+    app = GrokApp(settings, store, SessionRunner(settings, store, BrowserLink))
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            header = app.query_one("#conn-line1", Static)
+            deadline = time.monotonic() + 10
+            while "allow the connection in Chrome" not in str(header.render()):
+                assert time.monotonic() < deadline, (str(header.render()), [n.message for n in app._notifications])
+                await pilot.pause(0.05)
+            assert any(n.title == "Chrome is asking" and "waiting up to 2 s" in n.message for n in app._notifications)
+            while not any(n.title == "Not attached to Chrome" for n in app._notifications):
+                assert time.monotonic() < deadline + 5
+                await pilot.pause(0.05)
+            [why] = [n for n in app._notifications if n.title == "Not attached to Chrome"]
+            assert why.message.startswith(f"Chrome did not let grok-tui connect to 127.0.0.1:{port} within 2 s")
+            assert "allow the connection in Chrome" not in str(header.render())
+    finally:
+        srv.close()
+
+
+def test_the_header_names_the_endpoint():
+    from grok_tui.browser.signals import AttachInfo, TabIdentity
+    from grok_tui.ui.render import connection_markup
+
+    ident = TabIdentity(url="http://127.0.0.1:1/imagine/post/abc", title="Grok", post_id="abc", media_id="abc")
+    info = AttachInfo(host="127.0.0.1", port=41234, browser="Chrome/144.0.1", protocol="1.3", target_id="T",
+                      identity=ident, matched=1, pages=1, attach_ms=1.0,
+                      endpoint="127.0.0.1:41234 via DevToolsActivePort in /home/me/.config/google-chrome")
+    _line1, line2 = connection_markup(True, "", info, ident, "abc")
+    assert "127.0.0.1:41234 via DevToolsActivePort in /home/me/.config/google-chrome" in line2
+    _line1, line2 = connection_markup(True, "", dataclasses.replace(info, endpoint=""), ident, "abc")
+    assert " via " not in line2
 
 
 # ----------------------------------------------------------------------------- nothing given

@@ -31,8 +31,8 @@ _pychrome_log.addHandler(logging.NullHandler())
 _pychrome_log.propagate = False
 _pychrome_log.setLevel(logging.CRITICAL + 1)
 
-CONNECT_DEADLINE_S = 5.0  # discovery requests and the WebSocket handshake, each overall
-PERMISSION_WAIT_S = 60.0  # how long a silent handshake may wait for the user to allow it in Chrome
+CONNECT_DEADLINE_S = 5.0  # discovery requests and the WebSocket handshake, each at most (within the attach's one deadline)
+PERMISSION_WAIT_S = 30.0  # how long a silent handshake may wait for the user to allow it in Chrome (setting permission_wait_s)
 HINT = "switch remote debugging on at chrome://inspect/#remote-debugging (Chrome 144+), or start Chrome with `grok-tui chrome`"
 
 
@@ -101,6 +101,18 @@ class ConnectionRefused(BrowserError):
         super().__init__(
             f"Chrome refused the DevTools connection to {where}{extra}: allow it when Chrome asks, "
             f"or switch remote debugging on again at chrome://inspect/#remote-debugging."
+        )
+
+
+class PermissionTimeout(ConnectionRefused):
+    """Chrome said nothing for the whole permission wait: the user did not allow the connection (in time)."""
+
+    def __init__(self, where: str, wait_s: float):
+        self.where, self.wait_s = where, wait_s
+        BrowserError.__init__(
+            self,
+            f"Chrome did not let grok-tui connect to {where} within {wait_s:g} s: allow the connection when Chrome "
+            f"asks (remote debugging must be on at chrome://inspect/#remote-debugging), then try again.",
         )
 
 
@@ -196,7 +208,7 @@ def open_websocket(
         sock.close()
         if expired.is_set():
             if sock.first_byte_at is None:
-                raise ConnectionRefused(f"{host}:{port}", f"no answer within {permission_wait_s:g} s") from None
+                raise PermissionTimeout(f"{host}:{port}", permission_wait_s) from None
             raise NotChrome(host, port, f"the WebSocket handshake took longer than {deadline_s:g} s") from None
         if waited.is_set() and sock.first_byte_at is None:
             raise ConnectionRefused(f"{host}:{port}") from None
@@ -287,7 +299,8 @@ class Connection:
     exceptions are logged, never raised.
     """
 
-    def __init__(self, url: str, *, deadline_s: float = CONNECT_DEADLINE_S, on_waiting: Callable[[], None] | None = None):
+    def __init__(self, url: str, *, deadline_s: float = CONNECT_DEADLINE_S, on_waiting: Callable[[], None] | None = None,
+                 permission_wait_s: float = PERMISSION_WAIT_S):
         self.url = url
         self._ids = threading.Lock()
         self._next_id = 0
@@ -295,7 +308,8 @@ class Connection:
         self._close_cbs: list[Callable[[str], None]] = []
         self._once = threading.Lock()
         self.closed_reason: str | None = None
-        self._sock = _Socket(self, open_websocket(url, deadline_s=deadline_s, on_waiting=on_waiting), url)
+        ws = open_websocket(url, deadline_s=deadline_s, permission_wait_s=permission_wait_s, on_waiting=on_waiting)
+        self._sock = _Socket(self, ws, url)
 
     @property
     def alive(self) -> bool:
@@ -406,6 +420,7 @@ class CdpSession:
         self._disconnect_once = threading.Lock()
         self.disconnect_reason: str | None = None
         self._closed = False
+        self.deadline = None  # while attaching: the attach's one deadline (endpoint.Deadline), bounding every call
         connection.on_close(self.mark_disconnected)
 
     @property
@@ -415,6 +430,8 @@ class CdpSession:
     def call(self, method: str, timeout: float = 5.0, **params) -> dict:
         if not self.alive:
             raise Disconnected(self.disconnect_reason or "session closed")
+        if self.deadline is not None:
+            timeout = self.deadline.bound(timeout, method)
         if not self._lock.acquire(timeout=timeout):
             raise CdpTimeout(method, timeout)
         try:

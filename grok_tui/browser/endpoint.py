@@ -7,6 +7,8 @@ port, line 2 the /devtools/browser/<id> path; no HTTP request at all),
 127.0.0.1:9222, then the DevToolsActivePort of the usual Chrome, Beta, Canary,
 Chromium, Brave and Edge profiles. Only loopback unless allowed. Every HTTP
 request has an overall deadline: a server that drips its answer cannot hang us.
+`Deadline` is the one deadline of a whole attach (ATTACH_DEADLINE_S; the time
+Chrome waits for the user to allow the connection is bounded on its own).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .cdp import CONNECT_DEADLINE_S, HINT, BrowserError, NoMatchingTab, NothingL
 
 PORT_FILE = "DevToolsActivePort"
 DEFAULT_PORT = 9222
+ATTACH_DEADLINE_S = 10.0  # all of an attach, from finding the endpoint to the tab set up (not the user's time to allow it)
 
 
 class EndpointError(BrowserError):
@@ -44,6 +47,45 @@ class BadPortFile(EndpointError):
     def __init__(self, path: Path, detail: str):
         self.path = path
         super().__init__(f"{path} is not a DevTools port file ({detail}); {HINT}.")
+
+
+class AttachTimeout(BrowserError):
+    def __init__(self, total_s: float, step: str, where: str = ""):
+        self.total_s, self.step = total_s, step
+        at = f" at {where}" if where else ""
+        super().__init__(
+            f"Attaching to Chrome{at} did not finish within {total_s:g} s (still at {step}); Chrome may be busy or "
+            f"hung: try again, or restart Chrome."
+        )
+
+
+class Deadline:
+    """The one deadline of a whole attach: each step may take at most what is left of it.
+
+    `bound(timeout, step)` is the timeout a step may use (raises AttachTimeout when nothing
+    is left); `extend(s)` adds back time that was the user's, not the attach's (Chrome
+    waiting for "allow remote debugging?").
+    """
+
+    def __init__(self, total_s: float = ATTACH_DEADLINE_S, clock=time.monotonic):
+        self.total_s, self._clock = total_s, clock
+        self._end = clock() + total_s
+        self.where = ""  # host:port, once known
+
+    def left(self) -> float:
+        return self._end - self._clock()
+
+    def extend(self, seconds: float) -> None:
+        self._end += max(0.0, seconds)
+
+    def expired(self, step: str) -> AttachTimeout:
+        return AttachTimeout(self.total_s, step, self.where)
+
+    def bound(self, timeout: float, step: str = "a DevTools call") -> float:
+        left = self.left()
+        if left <= 0:
+            raise self.expired(step)
+        return min(timeout, left)
 
 
 class NotLoopback(EndpointError):
@@ -77,6 +119,13 @@ class Endpoint:
     port_file: Path | None = None
     browser: str = ""  # from /json/version, when it was read
     protocol: str = ""
+
+    @property
+    def label(self) -> str:
+        """host:port and how it was found, for people: never the /devtools/browser/<id> path, never a URL's query."""
+        hp = f"{self.host}:{self.port}"
+        how = "--cdp-url" if self.how.startswith("--cdp-url") else self.how
+        return hp if how == hp else f"{hp} via {how}"
 
 
 def is_loopback_host(host: str) -> bool:

@@ -24,11 +24,11 @@ from ..engine.events import ClickMakeVideo
 from ..sanitize import page_text, strip_url
 from .actions import CONFIRM_TIMEOUT, Actions, OpenedPost
 from .attempts import AttemptBoard
-from .cdp import BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening
+from .cdp import PERMISSION_WAIT_S, BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening
 from .dom import DomSignals
 from .download import fetch_resource
 from .download import resolve as resolve_url
-from .endpoint import Endpoint, EndpointSpec, StalePortFile, resolve
+from .endpoint import ATTACH_DEADLINE_S, Deadline, Endpoint, EndpointSpec, StalePortFile, resolve
 from .guard import OptionsGuard
 from .network import GenerationWatch
 from .observer import SignalGate, merge_selectors
@@ -53,8 +53,13 @@ class BrowserLink:
         allow_option_change: bool = False,
         tab_wait_s: float = 30.0,
         owner: dict | None = None,
+        permission_wait_s: float = PERMISSION_WAIT_S,
+        attach_deadline_s: float = ATTACH_DEADLINE_S,
     ):
-        """`endpoint` says where Chrome is (settings.endpoint_spec()); without it, host:port the classic way."""
+        """`endpoint` says where Chrome is (settings.endpoint_spec()); without it, host:port the classic way.
+
+        An attach (`begin_attach` ... `end_attach`, or one `list_tabs` / `attach` call) has one
+        deadline, `attach_deadline_s`, plus at most `permission_wait_s` while Chrome asks the user."""
         self.spec = endpoint or EndpointSpec(host=host, port=port)
         self.host, self.port, self.tab_match = self.spec.host, self.spec.port, tab_match
         self.endpoint: Endpoint | None = None
@@ -64,6 +69,10 @@ class BrowserLink:
         self._chosen_target: str | None = None
         self.selectors = merge_selectors(selectors)
         self.call_timeout = call_timeout
+        self.permission_wait_s = permission_wait_s
+        self.attach_deadline_s = attach_deadline_s
+        self._deadline: Deadline | None = None
+        self._waiting_since: float | None = None
         self.info: AttachInfo | None = None
         self.board = AttemptBoard(emit)
         self.page = Page(self.board, self.selectors, call_timeout, owner)
@@ -102,32 +111,53 @@ class BrowserLink:
 
     # ------------------------------------------------------------------ attach / close
 
-    def _browser(self) -> Tabs:
+    def begin_attach(self) -> None:
+        """An attach starts (the runner's list_tabs, then attach): one deadline for all of it."""
+        self._deadline = Deadline(self.attach_deadline_s)
+
+    def end_attach(self) -> None:
+        self._deadline = None
+
+    def _budget(self) -> tuple[Deadline, bool]:
+        """The running attach's deadline, or a new one for this call alone (True: clear it after)."""
+        if self._deadline is not None:
+            return self._deadline, False
+        self._deadline = Deadline(self.attach_deadline_s)
+        return self._deadline, True
+
+    def _browser(self, d: Deadline) -> Tabs:
         """The browser connection and its live tab list (connecting first if there is none)."""
         tabs = self._tabs
         if tabs is not None and tabs.conn.alive:
             return tabs
-        ep = resolve(self.spec, deadline_s=self.call_timeout)
+        ep = resolve(self.spec, deadline_s=d.bound(self.call_timeout, "finding the DevTools endpoint"))
+        d.where = f"{ep.host}:{ep.port}"
+        self._waiting_since = None
         try:
-            conn = Connection(ep.ws_url, deadline_s=self.call_timeout, on_waiting=lambda: self._waiting(ep))
+            conn = Connection(ep.ws_url, deadline_s=d.bound(self.call_timeout, "the WebSocket handshake"),
+                              permission_wait_s=self.permission_wait_s, on_waiting=lambda: self._waiting(ep))
         except NothingListening:
             if ep.port_file is not None:
                 raise StalePortFile(ep.port_file, ep.port) from None
             raise
+        finally:
+            if self._waiting_since is not None:  # the user's time to allow it is not the attach's
+                d.extend(time.monotonic() - self._waiting_since)
         try:
-            version = conn.call("Browser.getVersion", timeout=self.call_timeout)
-            tabs = Tabs(conn, self._tabs_changed, timeout=self.call_timeout)
+            version = conn.call("Browser.getVersion", timeout=d.bound(self.call_timeout, "Browser.getVersion"))
+            tabs = Tabs(conn, self._tabs_changed, timeout=d.bound(self.call_timeout, "discovering the tabs"))
         except BaseException:
             conn.close()
             raise
         self.endpoint, self._tabs = ep, tabs
         self._version = version
         self.host, self.port = ep.host, ep.port
-        self._announce = f"connected to {version.get('product') or 'Chrome'} ({ep.how})"
+        self._announce = f"connected to {version.get('product') or 'Chrome'} ({ep.label})"
         return tabs
 
     def _waiting(self, ep: Endpoint) -> None:
-        self.board.emit(AwaitingPermission(f"{ep.host}:{ep.port}"))
+        self._waiting_since = time.monotonic()
+        self.board.emit(AwaitingPermission(f"{ep.host}:{ep.port}", self.permission_wait_s))
 
     def _tabs_changed(self) -> None:
         tabs = self._tabs
@@ -139,21 +169,39 @@ class BrowserLink:
 
     def list_tabs(self) -> list[dict]:
         """The page tabs whose URL contains tab_match: [{id, url, title}], in Chrome's order."""
-        return _shown(self._matching(self._browser().pages()))
+        d, own = self._budget()
+        try:
+            return _shown(self._matching(self._browser(d).pages()))
+        except CdpTimeout as exc:
+            raise (d.expired(exc.method) if d.left() <= 0 else exc) from None
+        finally:
+            if own:
+                self._deadline = None
 
     def attach(self, target_id: str | None = None, *, watch_only: bool = False) -> AttachInfo:
         """Attach to a page tab whose URL contains tab_match. Raises BrowserError subclasses,
         or TabBusy when another live grok-tui controls the tab (unless `watch_only`).
 
         `target_id` picks one (the user's choice); without it the tab attached before is
-        preferred (a re-attach stays on the chosen tab), else the first match.
+        preferred (a re-attach stays on the chosen tab), else the first match. All of it
+        within the attach's one deadline (AttachTimeout).
         """
+        d, own = self._budget()
+        try:
+            return self._attach(d, target_id, watch_only)
+        except CdpTimeout as exc:
+            raise (d.expired(exc.method) if d.left() <= 0 else exc) from None
+        finally:
+            if own:
+                self._deadline = None
+
+    def _attach(self, d: Deadline, target_id: str | None, watch_only: bool) -> AttachInfo:
         t0 = time.monotonic()
         old, self.page.session = self.page.session, None
         if old is not None:
             old.close()
-        tabs = self._browser()
-        tabs.refresh(self.call_timeout)
+        tabs = self._browser(d)
+        tabs.refresh(d.bound(self.call_timeout, "listing the tabs"))
         pages = tabs.pages()
         matches = self._matching(pages)
         if not matches:
@@ -164,7 +212,8 @@ class BrowserLink:
             raise NoMatchingTab(self.tab_match, [t["url"] for t in matches])
         target = target or matches[0]
         self._chosen_target = target["id"]
-        session = tabs.attach(target["id"], timeout=self.call_timeout)
+        session = tabs.attach(target["id"], timeout=d.bound(self.call_timeout, "Target.attachToTarget"))
+        session.deadline = d  # every call of the set-up within what is left
         try:
             for part in (self.page, self.network, self.dom, self.guard):
                 part.register(session)
@@ -173,8 +222,10 @@ class BrowserLink:
             self.guard.setup(session, self.call_timeout)
         except BaseException:
             self.page.session = None
+            session.deadline = None
             session.close()
             raise
+        session.deadline = None
         self.info = AttachInfo(
             host=self.host,
             port=self.port,
@@ -185,7 +236,7 @@ class BrowserLink:
             matched=len(matches),
             pages=len(pages),
             attach_ms=round((time.monotonic() - t0) * 1000.0, 1),
-            endpoint=self.endpoint.how if self.endpoint else "",
+            endpoint=self.endpoint.label if self.endpoint else "",
         )
         if len(matches) > 1 and not wanted:
             self.board.log("WARN", f"{len(matches)} tabs match {self.tab_match!r}; using the first: {ident.url}")
@@ -214,7 +265,7 @@ class BrowserLink:
 
     def peek(self, target_id: str) -> TabIdentity | None:
         """Read a matching tab's identity with one evaluate, enabling and installing nothing (a re-attach candidate)."""
-        tabs = self._browser()
+        tabs = self._browser(self._deadline or Deadline(self.attach_deadline_s))
         if not any(t["id"] == target_id for t in self._matching(tabs.pages())):
             return None
         try:

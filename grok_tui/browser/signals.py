@@ -34,7 +34,7 @@ class AttachInfo:
     matched: int  # how many page tabs matched tab_match (the first one is used)
     pages: int  # how many page tabs there were
     attach_ms: float  # how long attach() took
-    endpoint: str = ""  # how the browser endpoint was found, e.g. "DevToolsActivePort in <dir>"
+    endpoint: str = ""  # where the browser was found (Endpoint.label), e.g. "127.0.0.1:9222 via DevToolsActivePort in <dir>"
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,12 @@ class AwaitingPermission:
     """Connecting waits on Chrome: it may be asking the user to allow remote debugging."""
 
     where: str  # host:port
+    wait_s: float = 0.0  # how long grok-tui waits for the answer (0: not said)
 
     @property
     def message(self) -> str:
-        return f"allow the connection in Chrome (it asks whether to allow remote debugging from {self.where})"
+        upto = f"; waiting up to {self.wait_s:g} s" if self.wait_s else ""
+        return f"allow the connection in Chrome (it asks whether to allow remote debugging from {self.where}){upto}"
 
 
 @dataclass(frozen=True)

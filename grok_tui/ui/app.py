@@ -354,8 +354,8 @@ class GrokApp(App):
             if isinstance(self.screen, TabsScreen):
                 self.screen.show(list(msg.event.tabs))
         elif isinstance(msg.event, AwaitingPermission):
-            self.link_detail = "waiting for Chrome"
-            self.notify(msg.event.message.capitalize() + ".", title="Chrome is asking", timeout=30)
+            self.link_detail = "allow the connection in Chrome"  # in the header until the attach ends
+            self.notify(msg.event.message.capitalize() + ".", title="Chrome is asking", timeout=msg.event.wait_s or 30)
             self.schedule_view()
 
     @on(m.SessionFinished)

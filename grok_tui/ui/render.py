@@ -149,4 +149,7 @@ def connection_markup(attached: bool, detail: str, info: Any, identity: Any, med
         url = url.replace(full_post, post)
     line1 = f"[b]grok-tui[/] ─ {esc(browser_version(info))} ─ [b $success]● attached[/] ─ {esc(title)}"
     line2 = f"[$text-muted]{esc(url)}[/] · post {esc(post)} · image {esc(short_id(media_id))}"
+    endpoint = str(getattr(info, "endpoint", "") or "")
+    if endpoint:  # where the browser was found: host:port via DevToolsActivePort / --cdp-url / ...
+        line2 += f" · [$text-muted]{esc(endpoint)}[/]"
     return line1, line2
