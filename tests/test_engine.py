@@ -360,6 +360,20 @@ def test_signals_with_an_attempt_id_are_deduplicated_per_attempt_not_by_the_gap(
     assert d.engine.session.credits_used == 2 and d.engine.current.outcome == "moderated"
 
 
+def test_the_anonymous_gap_counts_from_any_counted_moderation():
+    # attempt 1's moderation came with its id; a signal without one 1.2 s later (a re-shown
+    # toast the link could not place) does not resolve the retry: the seed's 5 s between callbacks
+    d = Driver(retries=5, cooldown_s=1)
+    d.start()
+    d.send(VideoModerated(1, 40, "v1", "network"), 5)
+    d.wait(1.0)
+    d.send(VideoModerated(None, None, None, "dom"), 0.2)
+    assert d.engine.current.number == 2 and d.engine.current.outcome == "pending"
+    assert any("within 5 s of the last one ignored" in ln.message for ln in d.engine.session.logs)
+    d.send(VideoModerated(None, None, None, "dom"), 4.0)  # 5.2 s after attempt 1's: counts
+    assert d.engine.current.outcome == "moderated"
+
+
 # ------------------------------------------------------------------ cooldown
 
 

@@ -13,6 +13,7 @@ from grok_tui.engine.events import (
     ClickMakeVideo,
     ClickSent,
     Configure,
+    LogLine,
     RateLimited,
     Refused,
     ResetRetries,
@@ -134,6 +135,10 @@ def test_invariants(steps, goal, retries, cooldown):
             counted = {"success": 0, "moderated": 0}  # a new session, or the seed's ResetState
             prev_outcomes = {}
         take(out)
+        tag = getattr(event, "session", None)
+        if tag is not None and tag != engine.session_no and not isinstance(event, RateLimited):
+            # a signal of another session changes nothing (a rate limit stops everything)
+            assert snapshot() == before and all(isinstance(c, LogLine) for c in out)
         if isinstance(event, Configure) and any(isinstance(c, Refused) for c in out):
             # a refused Configure changes nothing, and no click comes of it
             assert snapshot() == before

@@ -85,7 +85,7 @@ class SessionEngine:
         self.session_no = 0  # tags every attempt's ClickMakeVideo; +1 per session
         self._pending: _PendingClick | None = None
         self._timeout_at: float | None = None
-        self._last_anon_moderation: float | None = None
+        self._last_moderation_at: float | None = None
         self._held_is_retry: bool | None = None  # a request held back by the options guard, waiting for the user
         self.health = SignalHealth()  # which sources report the resolved attempts (the page's, across sessions)
         self._judged: AttemptRecord | None = None
@@ -175,7 +175,7 @@ class SessionEngine:
         self.current = None
         self.started_at = self._now
         self._timeout_at = None
-        self._last_anon_moderation = None
+        self._last_moderation_at = None
         self._held_is_retry = None
         self.phase = Phase.CLICKING  # until the first click is out or deferred
         self._log(
@@ -218,7 +218,7 @@ class SessionEngine:
         self.started_at = None
         self._pending = None
         self._timeout_at = None
-        self._last_anon_moderation = None
+        self._last_moderation_at = None
         self._log("INFO", "reset: idle, session counters 0, video group cleared")
         self._title()
 
@@ -410,8 +410,9 @@ class SessionEngine:
         if self._stale(ev, "moderation"):
             return
         if ev.attempt is None:
-            # No attempt identity: the seed's guard, whatever the cooldown.
-            last = self._last_anon_moderation
+            # No attempt identity: the seed's guard (5 s since the last moderation counted,
+            # whatever the cooldown and whichever signal counted it).
+            last = self._last_moderation_at
             gap = MIN_MODERATION_GAP_S
             if last is not None and self._now - last < gap:
                 self._log("DEBUG", f"moderation signal via {ev.source} within {gap:g} s of the last one ignored")
@@ -422,8 +423,7 @@ class SessionEngine:
         if a.resolved:
             self._duplicate(a, "moderation", ev.source)
             return
-        if ev.attempt is None:
-            self._last_anon_moderation = self._now
+        self._last_moderation_at = self._now
         s, p = self.session, self.persistent
         on_signal = _finite(ev.percent) if ev.percent is not None else None
         seen = max(a.max_progress, on_signal if on_signal is not None else 0.0)
