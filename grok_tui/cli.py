@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mouseup_hang_ms=N (the button's mouseup handler hangs N ms), toast_readd_ms=N or LO-HI (a moderation "
         "toast is re-added without data-ts), moderated_text=TEXT / rate_text=TEXT (backslash escapes allowed), "
         "no_toasts=true (moderations only in the stream and store), redo_resets=videoLength:6 (Redo resets "
-        "that option); see grok_tui.sim.SimSite",
+        "that option), busy_clicks=true (a click during a generation starts another); see grok_tui.sim.SimSite",
     )
     p.add_argument("--markup", choices=("grok", "changed"), default="grok",
                    help="changed: Grok changed its page (other editor / button labels, another toast container)")

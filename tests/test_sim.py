@@ -514,6 +514,36 @@ def test_mouseup_handler_hangs_before_the_request(page):
         assert wait_requests(site, 2)[1]["t"] - t0 < 0.5
 
 
+def test_busy_clicks_and_a_slow_first_byte(page):
+    # by default a click during a generation does nothing; with busy_clicks it starts another
+    with SimSite("ok/150,ok/20,ok/20", step_ms=20, steps=5, response_delay_ms=600) as site:
+        page.goto(site.post_url())
+        page.js("""window.__firstByte = []; const f = window.fetch; window.fetch = function (u) {
+                     const t = performance.now(), p = f.apply(this, arguments);
+                     if (String(u).indexOf("/conversations/new") < 0) return p;
+                     return p.then(r => { __firstByte.push(performance.now() - t); return r; }); };
+                   true""")
+        page.click(GENERATE)
+        wait_requests(site, 1)
+        page.wait("window.__sim.generating")
+        page.click(GENERATE)
+        time.sleep(0.3)
+        assert len(site.requests) == 1
+        page.wait("!window.__sim.generating", timeout=5)
+        # the server answered each request only after response_delay_ms
+        assert page.js("__firstByte")[0] >= 590
+        site.response_delay_ms = 0
+        site.set_knobs(busy_clicks=True)
+        page.wait("window.__sim.knobs.busyClicks === true")
+        page.click(GENERATE)
+        wait_requests(site, 2)
+        page.wait("window.__sim.generating")
+        page.click(GENERATE)
+        assert len(wait_requests(site, 3)) == 3
+        page.wait("!window.__sim.generating", timeout=5)
+        assert page.js("__firstByte")[1] < 400
+
+
 def test_moderation_toast_readded_without_data_ts(page):
     with SimSite("mod@0", step_ms=20, steps=3, toast_ms=1200, toast_readd_ms=(800, 1000)) as site:
         page.goto(site.post_url())
@@ -562,6 +592,7 @@ def test_knob_parsing_for_the_sim_command():
 
     assert parse_knob("cover_toast_ms=1500") == ("cover_toast_ms", 1500.0)
     assert parse_knob("toast-readd-ms=800-1500") == ("toast_readd_ms", (800.0, 1500.0))
+    assert parse_knob("busy_clicks=true") == ("busy_clicks", True)
     assert parse_knob(r"moderated_text=a\nb\x1b[2J\x07 é") == ("moderated_text", "a\nb\x1b[2J\x07 é")
     assert parse_knob("no_toasts=true") == ("no_toasts", True)
     assert parse_knob("redo_resets=videoLength:6,resolutionName:480p") == (

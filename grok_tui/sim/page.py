@@ -626,7 +626,7 @@ JS = r"""
   genBtn.addEventListener("click", function (ev) {
     render();                     // re-render writes the React-like state back into the editor
     simEvent("post", "click", "generate", { trusted: ev.isTrusted, generating: generating });
-    if (generating) return;
+    if (generating && !K.busyClicks) return;
     generate(ev.isTrusted, genBtn.getAttribute("aria-label") === L.redo);
   });
 

@@ -64,6 +64,7 @@ PAGE_KNOBS = {
     "rate_text": "rateText",
     "redo_resets": "redoResets",
     "no_toasts": "noToasts",
+    "busy_clicks": "busyClicks",
 }
 
 # Generation options (the composer's "Video Options" menu) and their choices; they travel in the
@@ -531,6 +532,12 @@ class SimSite:
     moderation and rate-limit toasts never show (moderations are still in the stream, the
     post list and the store); `show_toast()` still shows one.
 
+    Page knob `busy_clicks=True`: a click on the generate button while a generation runs
+    starts another one (the page does not hold the button; each renders its own outcome).
+    `response_delay_ms=N` (an attribute, may be changed live): the server answers a
+    generation request N ms after it arrived (its time to first byte; the request is
+    recorded at once).
+
     The ProseMirror editor (`editor="prosemirror"`) holds a document of paragraphs, one
     `<p>` per line (an empty line is an empty paragraph), edited through `beforeinput`,
     and its text is the paragraphs joined by "\\n": the request's `message` is exactly that.
@@ -567,6 +574,8 @@ class SimSite:
         markup: str = "grok",
         no_toasts: bool = False,
         video_url_in: tuple[str, ...] | list[str] = VIDEO_URL_SOURCES,
+        busy_clicks: bool = False,
+        response_delay_ms: int = 0,
     ):
         if markup not in ("grok", "changed"):
             raise ValueError(f"markup must be 'grok' or 'changed', not {markup!r}")
@@ -610,7 +619,9 @@ class SimSite:
             rate_text=rate_text,
             redo_resets=redo_resets,
             no_toasts=no_toasts,
+            busy_clicks=busy_clicks,
         )
+        self.response_delay_ms = max(0, int(response_delay_ms))
         self._requests: list[dict] = []
         self._emitted: list[dict] = []
         self._posts: list[dict] = []
@@ -759,7 +770,7 @@ class SimSite:
                     if not 0 < lo <= hi:
                         raise ValueError(f"toast_readd_ms must be N > 0 or (lo, hi) with 0 < lo <= hi, not {value!r}")
                     value = [float(lo), float(hi)]
-            elif name == "no_toasts":
+            elif name in ("no_toasts", "busy_clicks"):
                 value = bool(value)
             elif name == "redo_resets":
                 value = _check_options(value) if value else None
@@ -1015,6 +1026,8 @@ class SimSite:
         elif outcome.kind == "ok" and (pending := self._take_dialog("next_video")):
             after["dialog"] = pending
         headers = {"X-Sim-After": json.dumps(after)} if after else None
+        if self.response_delay_ms:  # the server takes its time to answer (headers and all)
+            time.sleep(self.response_delay_ms / 1000.0)
         if outcome.kind == "rate":
             self._emit("rate", None, None, time.time() * 1000.0)
             h._json({"error": {"code": 8, "message": "Too many requests. Rate limit reached."}}, 429, headers)
@@ -1128,7 +1141,7 @@ def parse_knob(text: str) -> tuple[str, object]:
             out: object = (float(lo), float(hi))
         elif name.endswith("_ms"):
             out = float(value)
-        elif name == "no_toasts":
+        elif name in ("no_toasts", "busy_clicks"):
             if value.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
                 raise ValueError
             out = value.strip().lower() in ("1", "true", "yes", "on")
