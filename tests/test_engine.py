@@ -84,7 +84,7 @@ class Driver:
         self.send(ClickSent(n), 0.05)
         if outcome == "ok":
             self.send(AttemptProgress(50, n), took / 2)
-            self.send(VideoSucceeded(n, f"vid-{n}"), took / 2)
+            self.send(VideoSucceeded(n, f"vid-{n}", post_id=f"post-of-vid-{n}"), took / 2)
             self.last_success_at = self.now
         elif outcome.startswith("mod@"):
             pct = float(outcome[4:])
@@ -582,16 +582,35 @@ def test_repeated_click_sent_does_not_move_the_pacing_clock():
     assert d.click_times()[1] == at(t_ok + 8)
 
 
+def test_the_video_group_is_the_posts_of_the_sessions_videos_whatever_the_tab_does():
+    d = Driver(goal=2, retries=5, cooldown_s=1, next_video_delay_s=1)
+    d.start()
+    # the previous session's video post, reached late (the tab moved there after that session ended)
+    d.send(RouteChanged("post-of-an-older-video"), 0.1)
+    n = d.engine.current.number
+    d.send(ClickSent(n), 0.05)
+    d.send(VideoSucceeded(n, "vid-1", "dom"), 5)  # the page's signal names no post
+    d.send(VideoSucceeded(n, "vid-1", "network", post_id="post-1"), 0.01)  # the stream's does
+    d.send(RouteChanged("post-1"), 0.3)
+    d.send(RouteChanged("somewhere-else"), 0.3)  # the user looks elsewhere meanwhile
+    d.wait(1)
+    d.play("ok")
+    assert d.engine.phase == Phase.ENDED and d.engine.session.last_session_outcome == "success"
+    # its route change comes after the session ended, and would not matter before it either
+    d.send(RouteChanged("post-of-vid-2"), 0.3)
+    assert d.engine.persistent.video_group == ["post-1", "post-of-vid-2"]
+
+
 def test_reset_between_sessions_is_the_seeds_reset_state():
     d = Driver(goal=3, retries=5, cooldown_s=1, next_video_delay_s=1)
     d.start()
     d.play("ok")
-    d.send(RouteChanged("post-2"), 0.1)
+    d.send(RouteChanged("post-of-vid-1"), 0.1)  # Grok moves the tab to the new video's post
     d.wait(1)
     d.play("mod@40")
     d.send(UserCancel(), 0.2)
     assert d.engine.phase == Phase.ENDED and d.engine.session.credits_used == 2
-    assert d.engine.persistent.video_group == ["post-2"]
+    assert d.engine.persistent.video_group == ["post-of-vid-1"]
     d.send(ResetRetries(), 1)
     e, s = d.engine, d.engine.session
     assert e.phase == Phase.IDLE and not s.is_session_active

@@ -306,8 +306,6 @@ class SessionEngine:
         if ev.post_id == self.post_id:
             return
         self.post_id = ev.post_id
-        if self.phase.active and ev.post_id and ev.post_id not in self.persistent.video_group:
-            self.persistent.video_group.append(ev.post_id)
         self._log(
             "DEBUG",
             f"route changed to post {_short(ev.post_id)}; session image stays {_short(self.persistent.original_media_id)}",
@@ -381,8 +379,11 @@ class SessionEngine:
             return
         if a.resolved:
             self._duplicate(a, "success", ev.source)
+            if a.outcome == "success":
+                self._group(ev.post_id)  # the first signal may not have named the video's post
             return
         s, p = self.session, self.persistent
+        self._group(ev.post_id)
         a.outcome = "success"
         a.max_progress = 100.0
         a.video_id = ev.video_id
@@ -587,6 +588,12 @@ class SessionEngine:
         self._judged = a
         for note in self.health.judge(a.number, a.outcome, a.sources):
             self._log(note.level, note.message)  # type: ignore[arg-type]
+
+    def _group(self, post_id: str | None) -> None:
+        """The video group: the posts of this session's videos, in the order they were made."""
+        group = self.persistent.video_group
+        if post_id and post_id not in group:
+            group.append(post_id)
 
     def _duplicate(self, a: AttemptRecord, what: str, source: str) -> None:
         if source not in a.sources:

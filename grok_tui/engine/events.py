@@ -66,10 +66,13 @@ class AttemptProgress:
 
 @dataclass(frozen=True)
 class VideoSucceeded:
+    """A video finished. `post_id`: the new video's own post (Grok moves the tab there), when the signal names it."""
+
     attempt: int | None = None
     video_id: str | None = None
     source: Source = "network"
     session: int | None = None
+    post_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,9 @@ class Restore:
 
 @dataclass(frozen=True)
 class RouteChanged:
-    """The tab moved to another post route (SPA pushState or a load)."""
+    """The tab moved to another post route (SPA pushState or a load). It does not change the video
+    group: that is the posts of the session's own videos (VideoSucceeded.post_id), whenever the tab
+    gets there (a route can arrive late, e.g. after the next session started)."""
 
     post_id: str | None
     media_id: str | None = None
