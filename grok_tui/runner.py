@@ -624,7 +624,7 @@ class SessionRunner:
     def _spawn_click(self, cmd: ClickMakeVideo) -> None:
         link = self.link
         if link is None or not self.attached:
-            self.submit(ClickFailed(cmd.attempt, "the browser is not attached"))
+            self.submit(ClickFailed(cmd.attempt, "the browser is not attached", session=cmd.session))
             return
 
         # a link.session_ended() after this means this click is never made
@@ -642,7 +642,7 @@ class SessionRunner:
                 else:
                     await asyncio.to_thread(link.execute_click, cmd, epoch)
             except Exception as exc:
-                self.submit(ClickFailed(cmd.attempt, str(exc) or type(exc).__name__))
+                self.submit(ClickFailed(cmd.attempt, str(exc) or type(exc).__name__, session=cmd.session))
 
         task = asyncio.create_task(run())
         self._clicks.add(task)
@@ -685,7 +685,11 @@ class SessionRunner:
                 self._reconnect_task = asyncio.create_task(self._reconnect(reason))
             return
         if isinstance(ev, VideoUrl):
-            self.saves.on_url(ev)
+            if ev.session is not None and ev.session != self.engine.session_no:
+                self._log("DEBUG", f"video URL of attempt {ev.attempt} of session {ev.session} ignored "
+                                   f"(this is session {self.engine.session_no})")
+            else:
+                self.saves.on_url(ev)
             return
         if isinstance(ev, OptionsSeen):
             self.session_options = ev.options

@@ -9,6 +9,7 @@ another post on its own origin and waits for the composer.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -243,23 +244,23 @@ class Actions:
         for browser trouble. `epoch` (`self.epoch` when the click was asked for): an abort()
         since then means no write and no click.
         """
-        attempt = cmd.attempt
+        attempt, tag = cmd.attempt, cmd.session  # the session tag goes onto every event of this attempt
         board = self.board
         try:
             detail = self._execute_click(cmd, self._epoch if epoch is None else epoch)
         except BrowserError as exc:
             board.log("WARN", f"attempt {attempt}: click failed: {exc}")
-            board.release(ClickFailed(attempt, str(exc)))
+            board.release(ClickFailed(attempt, str(exc), session=tag))
             return
         except Exception as exc:  # a bug must not kill the worker silently
             log.error("execute_click failed", exc_info=True)
-            board.release(ClickFailed(attempt, f"internal error: {exc.__class__.__name__}"))
+            board.release(ClickFailed(attempt, f"internal error: {exc.__class__.__name__}", session=tag))
             return
         if isinstance(detail, ClickFailed):
             board.log("WARN", f"attempt {attempt}: {detail.reason}")
-            board.release(detail)
+            board.release(dataclasses.replace(detail, session=tag))
         else:
-            board.release(ClickSent(attempt, detail))
+            board.release(ClickSent(attempt, detail, session=tag))
 
     def _execute_click(self, cmd: ClickMakeVideo, epoch: int):
         attempt = cmd.attempt
@@ -269,7 +270,7 @@ class Actions:
         page.require()
         # 1. What is on the page before this click belongs to earlier attempts.
         self.dom.absorb_snapshot()
-        board.begin(attempt)
+        board.begin(attempt, cmd.session)
         # 2. Only on the session's page: the URL matches the tab setting, is a post on the session's
         #    origin, and the page shows the session's source image (checked again in each evaluate below).
         for _ in range(3):

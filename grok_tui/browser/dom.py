@@ -1,7 +1,10 @@
 """Turns the page observer's binding calls (toasts, progress, videos, media store, routes) into attempt-tagged events.
 
-Each toast, video and finished store entry counts once; what the page showed
-before a click (`absorb_snapshot`) belongs to earlier attempts.
+Each toast, video and finished store entry counts once (the observer tells a toast
+re-rendered by the page from a new one); what the page showed before a click
+(`absorb_snapshot`) belongs to earlier attempts. A video or store entry the network
+stream already tied to an attempt is that attempt's, of its session; any other
+outcome seen only here is placed by causality (`AttemptBoard.emit_page_outcome`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections import OrderedDict
 
 from ..engine.events import RateLimited, VideoModerated, VideoSucceeded
 from ..sanitize import page_text
-from .attempts import MAX_KEYS, AttemptBoard
+from .attempts import MAX_KEYS, REQUESTED, AttemptBoard
 from .cdp import BrowserError, CdpSession, log
 from .observer import SignalGate, classify_toast, validate_signal
 from .page import Page, js_call
@@ -68,8 +71,10 @@ class DomSignals:
         if kind == "toast":
             self._on_toast(sig["key"], sig["text"])
         elif kind == "progress":
-            attempt = board.attempt
-            if attempt is not None:
+            with board.lock:
+                attempt = board.attempt
+                early = attempt is not None and board.causal_state(attempt) == REQUESTED
+            if attempt is not None and not early:  # before the response began it is the attempt before's
                 board.progress(attempt, sig["percent"], "dom")
         elif kind == "video":
             with board.lock:
@@ -78,9 +83,14 @@ class DomSignals:
                     return
                 self.known_srcs.add(src)
                 attempt = board.attempt
-            if attempt is not None:
-                board.emit_attempt(VideoSucceeded(attempt, None, "dom"))
-                board.emit_attempt(VideoUrl(src, attempt, None, None, "dom"))
+                vid = board.video_in_url(src)
+                known = board.known_attempt(vid) if vid else None
+            if known is not None:  # the stream named this video: it is that attempt's, of its session
+                board.emit_attempt(VideoSucceeded(known, vid, "dom"))
+                board.emit_attempt(VideoUrl(src, known, vid, None, "dom"))
+            elif attempt is not None:
+                board.emit_page_outcome("a video element", VideoSucceeded(attempt, None, "dom"),
+                                        VideoUrl(src, attempt, None, None, "dom"))
         elif kind == "mediaStore":
             self._on_store(sig["entries"])
         elif kind == "route":
@@ -104,7 +114,7 @@ class DomSignals:
                 log.debug("toast before any click ignored: %s", text[:80])
             return
         if what == "moderated":
-            board.emit_attempt(VideoModerated(attempt, None, None, "dom"))
+            board.emit_page_outcome("a moderation toast", VideoModerated(attempt, None, None, "dom"))
         elif what == "rate":
             board.emit_attempt(RateLimited(attempt, "dom", text))
         else:
@@ -123,16 +133,20 @@ class DomSignals:
                 if len(self.store_seen) > MAX_KEYS:
                     self.store_seen.popitem(last=False)
                 vid = e.get("videoId")
-                attempt = board.video_attempt(vid)
+                known = board.known_attempt(vid) if vid else None
+                attempt = known if known is not None else board.attempt
             if silent or attempt is None:
                 continue
             if e.get("moderated") is True:
-                board.emit_attempt(VideoModerated(attempt, e.get("progress"), vid, "store"))
+                events: tuple = (VideoModerated(attempt, e.get("progress"), vid, "store"),)
             else:
-                board.emit_attempt(VideoSucceeded(attempt, vid, "store"))
                 url = e.get("videoUrl") or e.get("mediaUrl")
-                if url:
-                    board.emit_attempt(VideoUrl(url, attempt, vid, None, "store"))
+                events = (VideoSucceeded(attempt, vid, "store"),) + ((VideoUrl(url, attempt, vid, None, "store"),) if url else ())
+            if known is not None:  # the stream tied this video to its attempt (and session)
+                for ev in events:
+                    board.emit_attempt(ev)
+            else:
+                board.emit_page_outcome("a store entry of an unknown video", *events)
 
     def absorb_snapshot(self) -> None:
         """Mark every video, toast and store entry on the page now as seen (they are not the next attempt's)."""

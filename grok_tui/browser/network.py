@@ -16,7 +16,7 @@ from collections import OrderedDict
 from urllib.parse import urljoin, urlsplit
 
 from ..engine.events import RateLimited, VideoModerated, VideoSucceeded
-from .attempts import AttemptBoard
+from .attempts import REQUESTED, RESPONDED, AttemptBoard, same_attempt
 from .cdp import BrowserError, CdpSession, log
 from .observer import GENERATION_PATH
 from .page import Page
@@ -95,7 +95,7 @@ class GenerationWatch:
         """After a reload or re-attach: look for the open attempt's outcome in the post list."""
         with self.board.lock:
             attempt = self.board.open_attempt
-            if attempt is None or self._recovering == attempt:
+            if attempt is None or same_attempt(self._recovering, attempt):
                 return
             self._recovering = attempt
         self.board.log("INFO", f"attempt {attempt}: the page was reloaded mid-attempt; looking for its outcome in the post list")
@@ -107,7 +107,7 @@ class GenerationWatch:
         try:
             while time.monotonic() < deadline:
                 with self.board.lock:
-                    if self.board.open_attempt != attempt:
+                    if not same_attempt(self.board.open_attempt, attempt):
                         return  # resolved meanwhile (stream, DOM or store)
                 s = self.page.session
                 if s is not None and s.alive and self._found(attempt, media_id, self.post_list() or []):
@@ -115,7 +115,7 @@ class GenerationWatch:
                 time.sleep(RECOVER_EVERY_S)  # the fallback path only: the live stream of this attempt is gone
         finally:
             with self.board.lock:
-                if self._recovering == attempt:
+                if same_attempt(self._recovering, attempt):
                     self._recovering = None
 
     def _found(self, attempt: int, media_id: str | None, posts: list[dict]) -> bool:
@@ -202,6 +202,7 @@ class GenerationWatch:
             self.requests += 1
             if attempt is not None:
                 self.board.open_attempt = attempt  # a paid generation: its outcome is looked for after a reload
+                self.board.mark(attempt, REQUESTED)
         self._request_seen.set()
         log.debug("generation request %s -> attempt %s", rid, attempt)
 
@@ -211,6 +212,9 @@ class GenerationWatch:
             st = self.streams.get(rid)
         if st is None:
             return
+        if st.attempt is not None:
+            with self.board.lock:
+                self.board.mark(st.attempt, RESPONDED)  # from now on the page may show this attempt's outcome
         resp = p.get("response") or {}
         status = resp.get("status") if isinstance(resp, dict) else None
         st.status = int(status) if isinstance(status, (int, float)) else None
@@ -287,7 +291,7 @@ class GenerationWatch:
         board = self.board
         for u in updates:
             with board.lock:
-                attempt = board.tag_video(u.video_id, st.attempt) if st.attempt is not None else None
+                attempt = board.tag_video(u.video_id, st.attempt, u.video_post_id) if st.attempt is not None else None
             if attempt is None:
                 continue
             if u.kind == "progress" and u.percent is not None:
@@ -295,7 +299,7 @@ class GenerationWatch:
             elif u.kind == "moderated":
                 board.emit_attempt(VideoModerated(attempt, u.percent, u.video_id, "network"))
             elif u.kind == "completed":
-                board.emit_attempt(VideoSucceeded(attempt, u.video_id, "network"))
+                board.emit_attempt(VideoSucceeded(attempt, u.video_id, "network", post_id=u.video_post_id))
                 v = st.tracker.videos.get(u.video_id)
                 if v is not None and v.video_url:
                     board.emit_attempt(

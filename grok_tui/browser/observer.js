@@ -24,9 +24,11 @@
   var state = {
     progress: null, route: null, store: null,
     videos: {}, toasts: {}, toastCount: 0,
-    noTsSerial: {}, noTsVisible: {}, counter: 0,
+    shown: [], counter: 0,
     stopped: false
   };
+  // A toast is its element: the key given to an element stays its key while it shows the same text.
+  var toastKeys = (typeof WeakMap === "function") ? new WeakMap() : null;
 
   function list(x) { return Array.isArray(x) ? x : (x ? [x] : []); }
 
@@ -85,30 +87,59 @@
     return clip(t, MAX_TEXT);
   }
 
+  // Which toast each visible notification is (its key), so that each counts once:
+  // - an element seen before is the same toast while its text stays the same (a toast
+  //   hidden and shown again, e.g. beyond the list's visible count, is not new);
+  // - a new element with the page's own identity (data-ts) is keyed by it;
+  // - a new element without one that takes the place of a toast with the same text that
+  //   left the list in the same change is that toast re-rendered (Grok's notification
+  //   list re-renders: the old element is removed and a new one, without its identity,
+  //   added); of several, the one at the nearest position in the list;
+  // - anything else is a new toast.
+  // Two toasts with the same text showing at once are two toasts (no text-only identity).
   function toastsNow() {
     var container = first(S.toastContainer);
     var items = all(S.toastItem, container || document);
-    var out = [], visibleNoTs = {};
-    for (var i = 0; i < items.length; i++) {
+    var entries = [], i, j;
+    for (i = 0; i < items.length; i++) {
       var text = toastText(items[i]);
-      if (!text) continue;
-      var ts = items[i].getAttribute("data-ts");
-      var key;
-      if (ts) {
-        key = "ts:" + clip(ts, 40) + "|" + text;
+      if (text) entries.push({ el: items[i], text: text, key: null, pos: entries.length });
+    }
+    var gone = [];
+    for (i = 0; i < state.shown.length; i++) {
+      var was = state.shown[i], still = false;
+      for (j = 0; j < entries.length; j++) if (entries[j].el === was.el) { still = true; break; }
+      if (!still) gone.push(was);
+    }
+    var out = [];
+    for (i = 0; i < entries.length; i++) {
+      var e = entries[i];
+      var ts = e.el.getAttribute("data-ts");
+      var known = toastKeys ? toastKeys.get(e.el) : null;
+      if (known && known.text === e.text) {
+        e.key = known.key;
       } else {
-        // No data-ts: the same text stays the same toast while it remains visible.
-        var serial = state.noTsSerial[text];
-        if (serial === undefined || !state.noTsVisible[text]) {
-          serial = state.noTsSerial[text] = ++state.counter;
+        if (ts) {
+          e.key = "ts:" + clip(ts, 40) + "|" + e.text;
+        } else {
+          var best = -1;
+          for (j = 0; j < gone.length; j++) {
+            if (gone[j].text !== e.text) continue;
+            if (best < 0 || Math.abs(gone[j].pos - e.pos) < Math.abs(gone[best].pos - e.pos)) best = j;
+          }
+          if (best >= 0) {
+            e.key = gone[best].key;  // re-rendered: the toast it replaces
+            gone.splice(best, 1);
+          } else {
+            e.key = "doc:" + docId + "#" + (++state.counter) + "|" + e.text;
+          }
         }
-        visibleNoTs[text] = true;
-        key = "doc:" + docId + "#" + serial + "|" + text;
+        if (toastKeys) toastKeys.set(e.el, { key: e.key, text: e.text });
       }
       var n = Number(ts);
-      out.push({ key: key, text: text, ts: (ts && isFinite(n)) ? n : Date.now() });
+      out.push({ key: e.key, text: e.text, ts: (ts && isFinite(n)) ? n : Date.now() });
     }
-    state.noTsVisible = visibleNoTs;
+    state.shown = entries.map(function (x) { return { el: x.el, text: x.text, key: x.key, pos: x.pos }; });
     return out;
   }
 

@@ -418,9 +418,9 @@ class Page:
             changed = post_id != self._last_post_id
             self._last_post_id = post_id
         if ident is not None:
-            self.board.emit(TabChanged(ident))
+            self.board.emit_page(TabChanged(ident))
         if changed:
-            self.board.emit(RouteChanged(post_id, media_id))
+            self.board.emit_page(RouteChanged(post_id, media_id))
 
     def _on_within_document(self, p: dict) -> None:
         if self.main_frame and p.get("frameId") != self.main_frame:

@@ -115,6 +115,7 @@ class VideoUrl:
     video_id: str | None = None
     video_post_id: str | None = None
     source: str = "network"
+    session: int | None = None  # the session tag of `attempt` (see engine.events)
 
 
 @dataclass(frozen=True)
