@@ -38,6 +38,7 @@ W = TypeVar("W")
 
 TICK_S = 0.25  # the countdowns' clock; it runs only while a countdown is on screen
 VIEW_INTERVAL_S = 0.1  # the screen follows the runner at most 10 times a second (a burst is one repaint)
+LOG_INTERVAL_S = 0.25  # new log lines scroll the whole pane: at most 4 times a second
 
 
 class GrokApp(App):
@@ -106,11 +107,15 @@ class GrokApp(App):
         self.last_outcome: str | None = None
         self.last_export: tuple[Any, Any] | None = None
         self._view_pending = False
+        self._view_at = 0.0  # when the planned repaint runs (time.monotonic())
+        self._view_timer: Any = None
         self._last_view = 0.0  # time.monotonic() of the last repaint
         # What the next repaint draws: attempt rows (the latest record of each, in order), log lines.
         self._rows: dict[int, dict] = {}
         self._rows_reset = False
+        self._files: dict[int, str] = {}
         self._lines: list[Any] = []
+        self._last_log = 0.0  # time.monotonic() when log lines were last drawn
         self._clock: Any = None
         self._history: Any = None
         runner.listener = self._forward
@@ -227,11 +232,12 @@ class GrokApp(App):
             return engine.prompt or engine.persistent.last_prompt_value
         return self.prompt_override or engine.persistent.last_prompt_value
 
-    def refresh_view(self) -> None:
-        """Draw what is pending (attempt rows, log lines) and the panes; each widget repaints only what changed."""
+    def refresh_view(self, *, lines_now: bool = True) -> None:
+        """Draw what is pending (attempt rows and files, log lines) and the panes; each widget repaints only
+        what changed. Log lines wait for their own cadence unless `lines_now`."""
         engine = self.runner.engine
         self._last_view = _time.monotonic()
-        self._draw_pending()
+        self._draw_pending(lines_now)
         if self._clock is not None:  # the clock ticks only while a countdown is shown
             if engine.phase.active and engine.next_action is not None:
                 self._clock.resume()
@@ -254,51 +260,65 @@ class GrokApp(App):
         except Exception:  # not mounted (yet / any more)
             return
 
-    def schedule_view(self) -> None:
+    def schedule_view(self, at: float = 0.0) -> None:
         """Coalesce: a burst of notifications (progress, logs, phase) repaints once, at most 10 times a second.
 
-        The first change after a quiet spell is drawn at once (after the messages already queued).
+        The first change after a quiet spell is drawn at once (after the messages already queued);
+        `at` (a time.monotonic()) asks for a repaint no earlier than that. A repaint asked for sooner
+        than the one already planned (log lines wait longer) takes its place.
         """
-        if not self._view_pending:
-            self._view_pending = True
-            wait = self._last_view + VIEW_INTERVAL_S - _time.monotonic()
-            if wait > 0.001:
-                self.set_timer(wait, self._flush_view)
-            else:
-                self.call_later(self._flush_view)  # after the messages already queued
+        want = max(self._last_view + VIEW_INTERVAL_S, at)
+        if self._view_pending and want >= self._view_at - 0.001:
+            return
+        if self._view_timer is not None:
+            self._view_timer.stop()
+            self._view_timer = None
+        self._view_pending, self._view_at = True, want
+        wait = want - _time.monotonic()
+        if wait > 0.001:
+            self._view_timer = self.set_timer(wait, self._flush_view)
+        else:
+            self.call_later(self._flush_view)  # after the messages already queued
 
     def _flush_view(self) -> None:
-        self._view_pending = False
-        self.refresh_view()
+        self._view_pending, self._view_timer = False, None
+        self.refresh_view(lines_now=False)
 
     def _tick(self) -> None:
-        """Reformat the countdowns; nothing is polled."""
-        try:
-            self.main_widget(SessionPane).show_clock(self.runner.engine, self.now())
-        except Exception:
-            pass
+        """The countdowns move on: a repaint with the next one (nothing is polled; unchanged text costs nothing)."""
+        self.schedule_view()
 
     def main_widget(self, cls: type[W]) -> W:
         """The main screen's widget of type `cls`, whichever screen is on top (an app's query sees only the top one)."""
         return self.screen_stack[0].query_one(cls)
 
-    def _draw_pending(self) -> None:
-        rows, lines = self._rows, self._lines
-        if not (rows or lines or self._rows_reset):
+    def _draw_pending(self, lines_now: bool = True) -> None:
+        rows, files, lines = self._rows, self._files, self._lines
+        if not (rows or files or lines or self._rows_reset):
             return
         try:
             table, log = self.main_widget(AttemptsTable), self.main_widget(LogPane)
         except Exception:  # not mounted (yet / any more): the runner may still log its close
             del lines[: -LogPane.MAX_LINES]
             return
-        self._rows, self._lines = {}, []
+        self._rows, self._files = {}, {}
         if self._rows_reset:
             self._rows_reset = False
             table.reset()
         for record in rows.values():
             table.upsert(record)
-        for line in lines:
-            log.add(line)
+        for attempt, text in files.items():
+            table.show_file(attempt, text)
+        if not lines:
+            return
+        due = self._last_log + LOG_INTERVAL_S
+        if lines_now or due - _time.monotonic() <= 0.001:
+            self._lines = []
+            self._last_log = _time.monotonic()
+            for line in lines:
+                log.add(line)
+        else:
+            self.schedule_view(due)  # with the repaint that falls due then
 
     @on(m.RunnerLog)
     def _on_log(self, msg: m.RunnerLog) -> None:
@@ -326,6 +346,7 @@ class GrokApp(App):
         if msg.change == "started" and number == 1:  # a new session: a new table
             self._rows_reset = True
             self._rows.clear()
+            self._files.clear()
         self._rows[number] = msg.record
         self.schedule_view()
 
@@ -379,20 +400,19 @@ class GrokApp(App):
         from ..saving import DownloadFinished, DownloadRetrying, DownloadStarted
 
         n = msg.notice
-        self._draw_pending()  # the attempt's row first
-        table = self.main_widget(AttemptsTable)
         if isinstance(n, DownloadStarted):
-            table.show_file(n.attempt, "⇣ saving…")
+            self._files[n.attempt] = "⇣ saving…"
         elif isinstance(n, DownloadRetrying):
-            table.show_file(n.attempt, f"⇣ retry {n.tries}")
+            self._files[n.attempt] = f"⇣ retry {n.tries}"
         elif isinstance(n, DownloadFinished):
             r = n.result
             if r.ok and r.path:
                 name = r.path.rsplit("/", 1)[-1]
-                table.show_file(n.attempt, "💾 " + (name if len(name) <= 26 else "…" + name[-25:]))
+                self._files[n.attempt] = "💾 " + (name if len(name) <= 26 else "…" + name[-25:])
             else:
-                table.show_file(n.attempt, "✖ not saved")
+                self._files[n.attempt] = "✖ not saved"
                 self.notify(str(r.reason), title=f"Video {r.job.number} not saved", severity="error", timeout=10)
+        self.schedule_view()  # the file in its row with the next repaint, the saved count in the session pane
 
     @on(m.OptionsChanged)
     def _on_options(self, msg: m.OptionsChanged) -> None:

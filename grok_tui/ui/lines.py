@@ -28,6 +28,27 @@ from textual.widget import Widget
 PAD = 1  # blank cells either side of each column, as DataTable's cell_padding
 
 
+class StyleMemo:
+    """Component styles and the widget's own style, looked up once per style change (each lookup walks the DOM)."""
+
+    STYLE_NAMES: tuple[str, ...] = ()
+    _memo: dict[str, Any] | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()  # type: ignore[misc]
+        self._memo = None
+
+    def styles_memo(self) -> dict[str, Any]:
+        widget: Any = self
+        theme = widget.app.theme
+        memo = self._memo
+        if memo is None or memo["@theme"] != theme:
+            memo = {"@theme": theme, "": widget.rich_style}
+            memo.update((n, widget.get_component_rich_style(n)) for n in self.STYLE_NAMES)
+            self._memo = memo
+        return memo
+
+
 class SteadyScroll:
     """For a scrolling widget whose own size is set by CSS (the log, the attempts table).
 
@@ -69,10 +90,11 @@ def as_text(value: Any) -> Text:
     return value if isinstance(value, Text) else Text(str(value))
 
 
-class LineTable(SteadyScroll, ScrollView, can_focus=True):
+class LineTable(StyleMemo, SteadyScroll, ScrollView, can_focus=True):
     """A table of short, single-line cells; the header stays on top while the rows scroll."""
 
     COLUMNS: tuple[str, ...] = ()
+    STYLE_NAMES = ("linetable--header", "linetable--even-row", "linetable--cursor")
 
     COMPONENT_CLASSES = {"linetable--header", "linetable--even-row", "linetable--cursor"}
 
@@ -226,14 +248,13 @@ class LineTable(SteadyScroll, ScrollView, can_focus=True):
             self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
 
     def _check_styles(self) -> None:
-        base = self.rich_style
-        key = (self.app.theme, self.has_focus, base)
-        if key != self._styles_key:
-            self._styles_key = key
-            self._styles = {n: self.get_component_rich_style(n) for n in self.COMPONENT_CLASSES}
+        memo = self.styles_memo()
+        if memo is not self._styles_key:  # the styles changed (theme, focus): every row is drawn again
+            self._styles_key = memo
+            base = memo[""]
+            self._styles = {"": base, "linetable--cursor": memo["linetable--cursor"]}
             for n in ("linetable--header", "linetable--even-row"):
-                self._styles[n] = base + self._styles[n]
-            self._styles[""] = base
+                self._styles[n] = base + memo[n]
             self._drawn.clear()
             self._header = None
 
@@ -262,7 +283,7 @@ class LineTable(SteadyScroll, ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._styles[""]
         if y == 0:
             if self._header is None:
                 self._header = self._draw([Text(c) for c in self.COLUMNS], self._styles["linetable--header"])
@@ -276,10 +297,11 @@ class LineTable(SteadyScroll, ScrollView, can_focus=True):
         return strip.crop_extend(x, x + width, style)  # the row's background runs to the right edge
 
 
-class LineBar(Widget):
+class LineBar(StyleMemo, Widget):
     """A one-line progress bar with its percentage at the right (as ProgressBar with show_eta=False)."""
 
     COMPONENT_CLASSES = {"linebar--bar", "linebar--complete"}
+    STYLE_NAMES = ("linebar--bar", "linebar--complete")
 
     DEFAULT_CSS = """
     LineBar {
@@ -304,7 +326,7 @@ class LineBar(Widget):
         self.total = total
         self.progress = 0.0
         self.show_percentage = show_percentage
-        self._drawn: tuple[Any, Strip] | None = None
+        self._drawn: tuple[Any, Any, Strip] | None = None
 
     @property
     def percentage(self) -> float:
@@ -326,19 +348,30 @@ class LineBar(Widget):
         return width, int(p * width * 2), round(p * 100)
 
     def render_line(self, y: int) -> Strip:
-        base = self.rich_style
-        key = (self._key(), base, self.app.theme)
-        if self._drawn is not None and self._drawn[0] == key:
-            return self._drawn[1]
-        (width, halves, percent) = key[0]
-        p = halves / (2 * width) if width else 0.0
-        style = self.get_component_rich_style("linebar--complete" if p >= 1 else "linebar--bar")
-        console = self.app.console
-        bar = Bar(highlight_range=(0, width * p), highlight_style=Style.from_color(style.color),
-                  background_style=Style.from_color(style.bgcolor), width=width)
-        segments = list(console.render(bar, console.options.update_width(max(1, width))))
+        memo = self.styles_memo()
+        key = self._key()
+        if self._drawn is not None and self._drawn[0] == key and self._drawn[1] is memo:
+            return self._drawn[2]
+        base = memo[""]
+        (width, halves, percent) = key
+        style = memo["linebar--complete" if width and halves >= 2 * width else "linebar--bar"]
+        segments = bar_segments(width, halves, Style.from_color(style.color), Style.from_color(style.bgcolor))
         if self.show_percentage:
-            segments += Text(f"{percent}%".rjust(self.PERCENT_WIDTH), end="").render(console)
+            segments.append(Segment(f"{percent}%".rjust(self.PERCENT_WIDTH)))
         strip = Strip(Segment.apply_style(segments, base), None).adjust_cell_length(self.size.width, base)
-        self._drawn = (key, strip)
+        self._drawn = (key, memo, strip)
         return strip
+
+
+def bar_segments(width: int, halves: int, high: Style, back: Style) -> list[Segment]:
+    """Textual's progress bar line (renderables.bar.Bar from 0), without a console render: `halves` half cells lit."""
+    if width <= 0:
+        return []
+    if halves <= 0:
+        return [Segment(Bar.BAR * width, back)]
+    full, half = divmod(min(halves, 2 * width), 2)
+    segments = [Segment(Bar.BAR * full + (Bar.HALF_BAR_RIGHT if half else ""), high)]
+    rest = width - full - half
+    if rest > 0:
+        segments.append(Segment(("" if half else Bar.HALF_BAR_LEFT) + Bar.BAR * (rest - (0 if half else 1)), back))
+    return segments

@@ -123,19 +123,17 @@ class SessionPane(Vertical):
             vbar.update(total=want[0], progress=want[1])
         self.set_class(engine.phase.value == "ended", "ended")
         marks = health_markup(engine)
-        if self.border_subtitle != marks:
+        if self._clock_text.get("border_subtitle") != marks:  # the property reads back as Content, never equal to str
             self.border_subtitle = marks
+            self._clock_text["border_subtitle"] = marks
 
     def _set(self, selector: str, text: str) -> None:
-        """Update a Label/Static only when its text changed (an update costs a layout pass)."""
+        """Update a Label/Static only when its text changed."""
         if set_text(self.query_one(selector), self._clock_text.get(selector), text):
             self._clock_text[selector] = text  # only once it is on screen
 
     def show_clock(self, engine: Any, now: float) -> None:
-        """Only the lines that carry a countdown (cheap: called by the 0.25 s timer).
-
-        A line is repainted only when its text changed, so an idle screen costs nothing.
-        """
+        """The lines that carry a countdown; a line is repainted only when its text changed."""
         self._set("#status", status_markup(engine, now))
         self._set("#next", next_markup(engine, now))
 
