@@ -322,12 +322,13 @@ async def run_session(runner, prompt: str = "a fox running through snow", timeou
     await asyncio.wait_for(runner.ended.wait(), timeout)
 
 
-def new_runner(settings, timed_link: bool = False, **attrs):
+def new_runner(settings, timed_link: bool = False, listener=None, **attrs):
     from grok_tui.settings import state_dir
     from grok_tui.store import StateStore
 
     cls = make_runner_class()
-    runner = cls(settings, StateStore(state_dir()), link_class(timed_link))
+    kw = {"listener": listener} if listener is not None else {}
+    runner = cls(settings, StateStore(state_dir()), link_class(timed_link), **kw)
     for k, v in attrs.items():
         setattr(runner, k, v)
     return runner

@@ -30,8 +30,9 @@ import _common as C  # noqa: E402
 async def main_async(ns) -> int:
     C.isolate_state()
     from grok_tui.batch import Manifest, load_jobs, manifest_path
-    from grok_tui.batch_runner import BatchEnded, JobEnded
+    from grok_tui.batch_runner import BatchRunner
     from grok_tui.browser.link import BrowserLink
+    from grok_tui.notices import AttemptResolved, BatchEnded, JobEnded, Notice
     from grok_tui.runner import SessionRunner
     from grok_tui.settings import state_dir
     from grok_tui.store import StateStore
@@ -47,17 +48,20 @@ async def main_async(ns) -> int:
     rss: dict[int, float] = {}
     marks = {ns.jobs // 2, ns.jobs}
     done = {}
+    batch: BatchRunner | None = None
 
-    def listener(n: object) -> None:
+    def listener(n: Notice) -> None:
         nonlocal retries
-        record = getattr(n, "record", None)
-        if isinstance(record, dict) and "attempt" in record and record.get("outcome") not in (None, "pending", "running"):
-            attempts.append(record["durationS"] or 0.0)  # click command -> outcome, once per attempt
-            retries += 1 if record.get("isRetry") else 0
-        if isinstance(n, JobEnded) and n.index in marks:
-            rss[n.index] = C.status_kb("self", "VmRSS") / 1024.0
-        if isinstance(n, BatchEnded):
-            done["line"] = n.line
+        if batch is not None:
+            batch.observe(n)
+        match n:
+            case AttemptResolved(record=record):
+                attempts.append(record["durationS"] or 0.0)  # click command -> outcome, once per attempt
+                retries += 1 if record.get("isRetry") else 0
+            case JobEnded(index=index) if index in marks:
+                rss[index] = C.status_kb("self", "VmRSS") / 1024.0
+            case BatchEnded(line=line):
+                done["line"] = line
 
     try:
         settings = rig.settings(video_goal=1, max_retries=3, cooldown_s=ns.cooldown, next_video_delay_s=ns.cooldown,
@@ -66,9 +70,7 @@ async def main_async(ns) -> int:
         manifest = Manifest.fresh(manifest_path(state_dir(), path), str(path), load_jobs(path))
         runner = SessionRunner(settings, store, BrowserLink, listener=listener)
         await runner.attach()
-        from grok_tui.batch_runner import BatchRunner
-
-        batch = BatchRunner(runner, manifest)
+        batch = BatchRunner(runner, manifest, listener=listener)
         runner.start_loop()
         t0 = time.time()
         try:

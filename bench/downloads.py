@@ -3,7 +3,7 @@
 `save`: a session of `--goal` videos of `--size` bytes each (5 MB by default), `--save-gap` s apart, from the sim's
 assets origin (behind its HttpOnly cookie), saved through the browser's own session. For each
 video, the time from the moment the engine resolved the attempt as a success (the runner's
-`AttemptUpdate("resolved")`) to the moment the file and its sidecar are on disk under their
+`AttemptResolved` notice) to the moment the file and its sidecar are on disk under their
 final names (`DownloadFinished`). `from_server`: the same end, measured from the sim's
 `serverTs` of the stream's completed object.
 
@@ -37,26 +37,27 @@ import _common as C  # noqa: E402
 from detection_latency import analyse  # noqa: E402
 
 
-def _recorder(runner):
-    """Wrap the runner's listener: times of resolved successes and of download notices, by attempt."""
-    from grok_tui.runner import AttemptUpdate
-    from grok_tui.saving import DownloadFinished, DownloadStarted
+class Recorder:
+    """The runner's listener: times of resolved successes and of download notices, by attempt."""
 
-    runner.t_success, runner.t_started, runner.t_done, runner.results = {}, {}, {}, {}
-    inner = runner.listener
+    def __init__(self) -> None:
+        self.t_success: dict[int, float] = {}
+        self.t_started: dict[int, float] = {}
+        self.t_done: dict[int, float] = {}
+        self.results: dict = {}
 
-    def listen(obj):
+    def __call__(self, notice) -> None:
+        from grok_tui.notices import AttemptResolved, DownloadFinished, DownloadStarted
+
         now = time.time()
-        if isinstance(obj, AttemptUpdate) and obj.change == "resolved" and obj.record.get("outcome") == "success":
-            runner.t_success.setdefault(obj.record["attempt"], now)
-        elif isinstance(obj, DownloadStarted):
-            runner.t_started[obj.attempt] = now
-        elif isinstance(obj, DownloadFinished):
-            runner.t_done[obj.attempt] = now
-            runner.results[obj.attempt] = obj.result
-        inner(obj)
-
-    runner.listener = listen
+        match notice:
+            case AttemptResolved(record=record) if record.get("outcome") == "success":
+                self.t_success.setdefault(record["attempt"], now)
+            case DownloadStarted(attempt=attempt):
+                self.t_started[attempt] = now
+            case DownloadFinished(attempt=attempt, result=result):
+                self.t_done[attempt] = now
+                self.results[attempt] = result
 
 
 async def one_session(ns, rig, *, download: bool, size: int, goal: int, background_url: str | None = None,
@@ -70,8 +71,9 @@ async def one_session(ns, rig, *, download: bool, size: int, goal: int, backgrou
     gap = ns.cooldown if gap is None else gap
     settings = rig.settings(video_goal=goal, max_retries=5, cooldown_s=gap, next_video_delay_s=gap,
                             session_timeout_s=60, download=download, downloads_dir=folder)
-    runner = C.new_runner(settings, timed_link=True)
-    _recorder(runner)
+    rec = Recorder()
+    runner = C.new_runner(settings, timed_link=True, listener=rec)
+    runner.t_success, runner.t_started, runner.t_done, runner.results = rec.t_success, rec.t_started, rec.t_done, rec.results
     stop = threading.Event()
     loops: list[tuple[float, float]] = []
 

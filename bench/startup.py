@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 GROK = str(C.VENV_BIN / "grok-tui")
-RUN_IMPORTS = "import grok_tui.cli, grok_tui.runner, grok_tui.browser.link, grok_tui.settings, grok_tui.store"
+RUN_IMPORTS = "import grok_tui.cli, grok_tui.headless, grok_tui.runner, grok_tui.browser.link, grok_tui.settings, grok_tui.store"
 
 
 def headless_once(port: int) -> float:
@@ -91,17 +91,12 @@ def app_tmux_once(port: int) -> tuple[float, float]:
 
 
 async def app_run_test_once(port: int) -> tuple[float, float | None]:
-    from grok_tui.browser.link import BrowserLink
-    from grok_tui.runner import SessionRunner
-    from grok_tui.settings import load_settings, state_dir
-    from grok_tui.store import StateStore
-    from grok_tui.ui.app import GrokApp
+    from grok_tui.settings import load_settings
+    from grok_tui.ui.app import make_app
 
     t0 = time.perf_counter()
-    settings = load_settings(cdp_port=port, tab=C.TAB)
-    store = StateStore(state_dir())
-    runner = SessionRunner(settings, store, BrowserLink)
-    app = GrokApp(settings, store, runner, attach=True)
+    app = make_app(load_settings(cdp_port=port, tab=C.TAB), attach=True)
+    runner = app.runner
     attached = None
     async with app.run_test(size=(110, 34)) as pilot:
         await pilot.pause()

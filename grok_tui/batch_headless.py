@@ -12,18 +12,22 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TextIO
 
 from .batch import BatchError, Manifest, check_origin, load_jobs, manifest_path, origin_of
-from .batch_runner import BatchChanged, BatchEnded, BatchNote, BatchRunner, JobEnded, JobPaused, JobStarted
-from .cli import EXIT_CANNOT_START, JsonPrinter
-from .engine.events import SessionEnded
+from . import notices as n
+from .batch_runner import BatchRunner
+from .browser.cdp import BrowserError
+from .headless import EXIT_CANNOT_START, JsonPrinter, browser_link
+from .runner import SessionRunner
+from .settings import Settings
+from .store import StateStore
 
 
 class BatchPrinter(JsonPrinter):
     """JSON Lines for a batch: the session events tagged with their job, the batch line last."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)
         self.job: int | None = None
         self.finished = False
@@ -37,25 +41,26 @@ class BatchPrinter(JsonPrinter):
         super().emit(obj)
         self.finished = obj.get("event") == "batch"
 
-    def __call__(self, n: object) -> None:
-        if isinstance(n, JobStarted):
-            self.job = n.index
-            self.emit({"event": "job", "index": n.index, "post": n.post_id, "status": "started", "resumed": n.resumed})
-        elif isinstance(n, JobPaused):
-            self.emit({"event": "job", "index": n.index, "status": "paused", "message": n.message})
-        elif isinstance(n, JobEnded):
-            self.emit({"event": "summary", "job": n.index, **n.summary.to_dict()})
-            self.emit({"event": "job", "index": n.index, "status": n.status, "reason": n.reason})
-            self.job = None
-        elif isinstance(n, BatchNote):
-            self.emit({"event": "log", "level": n.level, "message": n.message})
-        elif isinstance(n, BatchEnded):
-            self.job = None
-            self.emit(n.line)
-        elif isinstance(n, (BatchChanged, SessionEnded)):
-            pass  # the job's summary (over the whole job) stands for the session's
-        else:
-            super().__call__(n)
+    def __call__(self, notice: n.Notice) -> None:
+        match notice:
+            case n.JobStarted(index=index, post_id=post_id, resumed=resumed):
+                self.job = index
+                self.emit({"event": "job", "index": index, "post": post_id, "status": "started", "resumed": resumed})
+            case n.JobPaused(index=index, message=message):
+                self.emit({"event": "job", "index": index, "status": "paused", "message": message})
+            case n.JobEnded(index=index, status=status, summary=summary, reason=reason):
+                self.emit({"event": "summary", "job": index, **summary.to_dict()})
+                self.emit({"event": "job", "index": index, "status": status, "reason": reason})
+                self.job = None
+            case n.BatchNote(level=level, message=message):
+                self.emit({"event": "log", "level": level, "message": message})
+            case n.BatchEnded(line=line):
+                self.job = None
+                self.emit(line)
+            case n.BatchChanged() | n.SessionEnded():
+                pass  # the job's summary (over the whole job) stands for the session's
+            case _:
+                super().__call__(notice)
 
 
 def prepare_manifest(path: Path, post: str | None, resume: bool, state_dir: Path) -> tuple[Manifest, list[str]]:
@@ -77,19 +82,16 @@ def prepare_manifest(path: Path, post: str | None, resume: bool, state_dir: Path
 
 
 async def run_batch_headless(
-    settings,
-    store,
+    settings: Settings,
+    store: StateStore,
     path: str | Path,
     *,
     resume: bool = False,
     post: str | None = None,
     printer: BatchPrinter | None = None,
-    link_factory=None,
+    link_factory: Callable[..., Any] | None = None,
 ) -> int:
-    from .browser.cdp import BrowserError
-    from .cli import _link_factory
-    from .runner import SessionRunner
-
+    """Attach, run every job still to run, and return the batch's exit code."""
     printer = printer or BatchPrinter()
     path = Path(path).expanduser()
     try:
@@ -97,7 +99,15 @@ async def run_batch_headless(
     except BatchError as exc:
         print(f"grok-tui: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START
-    runner = SessionRunner(settings, store, link_factory or _link_factory(), listener=printer)
+    batch: BatchRunner | None = None
+
+    def listener(notice: n.Notice) -> None:
+        """The session runner's listener: the running batch keeps its job's counters, the printer prints."""
+        if batch is not None:
+            batch.observe(notice)
+        printer(notice)
+
+    runner = SessionRunner(settings, store, link_factory or browser_link(), listener=listener)
     try:
         try:
             info = await runner.attach()
@@ -105,9 +115,9 @@ async def run_batch_headless(
         except (BrowserError, BatchError) as exc:
             print(f"grok-tui: {exc}", file=sys.stderr)
             return EXIT_CANNOT_START
-        batch = BatchRunner(runner, manifest)
+        batch = BatchRunner(runner, manifest, listener=printer)
         for note in notes:
-            printer(BatchNote("INFO", note))
+            printer(n.BatchNote("INFO", note))
         manifest.save()
         loop = asyncio.get_running_loop()
         installed = []

@@ -1,8 +1,10 @@
 """Runs a batch: one session per job on the chosen tab, the manifest written after every attempt.
 
-No Textual here. A BatchRunner sits on top of a SessionRunner (it takes over the runner's
-listener and passes every notice on), so the session panes and the JSON printer see each
-job's session exactly as they see a single one; the batch adds its own notices below.
+No Textual here. A BatchRunner sits on top of a SessionRunner: whoever listens to the
+session runner (the UI, the JSON printer) hands each notice to `observe()` as well, so the
+session panes and the printer see each job's session exactly as they see a single one; the
+batch tells its own listener (given at construction) the job and batch notices of
+grok_tui.notices.
 
 Between jobs the chosen tab is sent to the job's post (same origin only), the composer is
 awaited and the source image checked before the first click; the next-video delay and the
@@ -14,69 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from .batch import Job, Manifest, origin_of, post_url
-from .browser.signals import ClickPaused
-from .engine.events import Refused, SessionEnded, SessionSummary, UserCancel
+from .engine.events import SessionSummary, UserCancel
+from .notices import (
+    AttemptResolved,
+    BatchChanged,
+    BatchEnded,
+    BatchNote,
+    BatchNotice,
+    ClickPaused,
+    DownloadFinished,
+    JobEnded,
+    JobPaused,
+    JobStarted,
+    Listener,
+    Notice,
+    Refused,
+    SessionEnded,
+    ignore,
+)
 
 StopReason = str  # "rate_limit" | "user" | "browser"
-
-
-# ---------------------------------------------------------------- notices out
-
-
-@dataclass(frozen=True)
-class JobStarted:
-    """Job `index` (1-based) starts: the tab goes to its post."""
-
-    index: int
-    post_id: str
-    prompt: str
-    resumed: bool = False  # it ran before: only what is left of its goal runs now
-
-
-@dataclass(frozen=True)
-class JobPaused:
-    """The job waits: something on the page blocks a click (`message` says what)."""
-
-    index: int
-    message: str
-
-
-@dataclass(frozen=True)
-class JobEnded:
-    """Job `index` is over. `summary` has the seed's fields counted over the whole job."""
-
-    index: int
-    status: str
-    summary: SessionSummary
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class BatchChanged:
-    """The queue or a job's counters changed (for the Queue pane)."""
-
-
-@dataclass(frozen=True)
-class BatchNote:
-    """One line about the batch as a whole (file edits found on resume, navigation)."""
-
-    level: str
-    message: str
-
-
-@dataclass(frozen=True)
-class BatchEnded:
-    """The batch finished or stopped; `line` is the batch line of the headless contract."""
-
-    line: dict
-    exit_code: int
-
-
-BATCH_NOTICES = (JobStarted, JobPaused, JobEnded, BatchChanged, BatchNote, BatchEnded)
 
 
 class _JobOver(Exception):
@@ -90,13 +52,14 @@ class _JobOver(Exception):
 class BatchRunner:
     """Drives `manifest`'s jobs on `runner`'s tab. `await run()` returns the exit code."""
 
-    def __init__(self, runner: Any, manifest: Manifest, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, runner: Any, manifest: Manifest, *, listener: Listener = ignore, clock: Callable[[], float] = time.time
+    ) -> None:
         self.runner = runner
         self.manifest = manifest
         self.clock = clock
         self.settings = runner.settings
-        self.listener = self._outer = runner.listener
-        runner.listener = self._on_notice
+        self.listener = listener  # the job and batch notices
         self.current: int | None = None  # 0-based index of the running job
         self.stop_reason: StopReason | None = None
         self.running = False
@@ -122,11 +85,6 @@ class BatchRunner:
         if self.stop_reason is None:
             self.stop_reason = "user"
         self._stop.set()
-
-    def detach(self) -> None:
-        """Give the session runner its listener back (the batch is over)."""
-        if self.runner.listener == self._on_notice:
-            self.runner.listener = self._outer
 
     # ------------------------------------------------------------ the loop
 
@@ -290,24 +248,25 @@ class BatchRunner:
 
     # ------------------------------------------------------------ notices from the session
 
-    def _on_notice(self, n: object) -> None:
-        idx = self.current
-        if idx is not None and self._session_over is not None:
-            record = getattr(n, "record", None)
-            if isinstance(record, dict) and "attempt" in record and record.get("outcome") not in (None, "pending", "running"):
-                self._note_attempt(self.manifest.jobs[idx], record)
-            elif type(n).__name__ == "DownloadFinished" and getattr(n.result, "ok", False) and n.result.path:
-                job = self.manifest.jobs[idx]
-                if n.result.path not in job.files:
-                    job.files.append(str(n.result.path))  # the video saved for this job
+    def observe(self, notice: Notice) -> None:
+        """A notice of the session runner (its listener hands each one here): the running job's bookkeeping."""
+        idx, over = self.current, self._session_over
+        if idx is None or over is None:
+            return
+        job = self.manifest.jobs[idx]
+        match notice:
+            case AttemptResolved(record=record):
+                self._note_attempt(job, record)
+            case DownloadFinished(result=result) if result.ok and result.path:
+                if result.path not in job.files:
+                    job.files.append(str(result.path))  # the video saved for this job
                     self._save()
-            elif isinstance(n, ClickPaused):  # mid-job: the button is covered, or the tab left the post
-                self.listener(JobPaused(idx + 1, f"job {idx + 1}: {n.message}"))
-            elif isinstance(n, SessionEnded) and not self._session_over.done():
-                self._session_over.set_result(n.summary)
-            elif isinstance(n, Refused) and not self.runner.engine.phase.active and not self._session_over.done():
-                self._session_over.set_result(n)
-        self.listener(n)
+            case ClickPaused(message=message):  # mid-job: the button is covered, or the tab left the post
+                self.listener(JobPaused(idx + 1, f"job {idx + 1}: {message}"))
+            case SessionEnded(summary=summary) if not over.done():
+                over.set_result(summary)
+            case Refused() if not self.runner.engine.phase.active and not over.done():
+                over.set_result(notice)
 
     def _note_attempt(self, job: Job, record: dict) -> None:
         """After every attempt: the job's counters so far, written to the manifest atomically."""
@@ -455,24 +414,25 @@ class BatchQueue:
             return "Nothing to run: every job in the queue is finished." if self.manifest.jobs else "The queue is empty."
         if not self.runner.attached:
             return "Not attached to Chrome: the queue needs the Grok tab."
-        self.batch = BatchRunner(self.runner, self.manifest)
-        self.batch.listener = self._tee(self.batch.listener)
+        self.batch = BatchRunner(self.runner, self.manifest, listener=self._on_batch)
         self.note = "running"
         self.task = asyncio.create_task(self._run())
         self.on_change()
         return None
 
-    def _tee(self, outer: Callable[[object], None]) -> Callable[[object], None]:
-        def listener(n: object) -> None:
-            if isinstance(n, JobPaused):
-                self.note = n.message
-            elif isinstance(n, JobStarted):
-                self.note = f"job {n.index} running"
-            if isinstance(n, BATCH_NOTICES):
-                self.on_change()
-            outer(n)
+    def observe(self, notice: Notice) -> None:
+        """A notice of the session runner: the running batch keeps its job's counters from it."""
+        if self.running and self.batch is not None:
+            self.batch.observe(notice)
 
-        return listener
+    def _on_batch(self, notice: BatchNotice) -> None:
+        """The running batch's listener: the note line, and the Queue screen redrawn."""
+        match notice:
+            case JobPaused(message=message):
+                self.note = message
+            case JobStarted(index=index):
+                self.note = f"job {index} running"
+        self.on_change()
 
     async def _run(self) -> None:
         batch = self.batch
@@ -480,7 +440,6 @@ class BatchQueue:
         try:
             await batch.run()
         finally:
-            batch.detach()
             line = self.manifest.batch_line()
             from .batch import batch_text
 
@@ -505,14 +464,4 @@ class BatchQueue:
         return None
 
 
-__all__ = [
-    "BATCH_NOTICES",
-    "BatchQueue",
-    "BatchChanged",
-    "BatchEnded",
-    "BatchNote",
-    "BatchRunner",
-    "JobEnded",
-    "JobPaused",
-    "JobStarted",
-]
+__all__ = ["BatchQueue", "BatchRunner"]

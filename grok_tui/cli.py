@@ -1,19 +1,17 @@
-"""Command line: `grok-tui` (the terminal UI), `run --no-ui`, `demo`, `sim`, `chrome`, `history`."""
+"""Command line: parses the arguments and dispatches to the UI, a headless run or batch, the demo, the sim, Chrome, the history or the page check."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import signal
 import sys
 import tempfile
 import textwrap
 from typing import Any, Sequence
 
-EXIT_SUCCESS, EXIT_FAILURE, EXIT_CANCELLED, EXIT_CANNOT_START = 0, 1, 2, 3
-OUTCOME_EXIT = {"success": EXIT_SUCCESS, "failure": EXIT_FAILURE, "cancelled": EXIT_CANCELLED}
+from .headless import EXIT_CANNOT_START, run_headless
+
 COMMANDS = ("tui", "run", "batch", "demo", "sim", "chrome", "history", "doctor")
 DEMO_SCRIPT = "ok,mod@40,mod@92,ok,mod@10,ok"
 
@@ -282,156 +280,6 @@ def _store():
 # ---------------------------------------------------------------- headless run
 
 
-class JsonPrinter:
-    """The `run` contract: one JSON object per line on stdout, each with an "event" key."""
-
-    def __init__(self, stream=None) -> None:
-        self.stream = stream or sys.stdout
-        self.refused: list[str] = []
-        self.refused_event = asyncio.Event()  # set on the first refusal (the run cannot start)
-        self.done = False
-
-    def emit(self, obj: dict) -> None:
-        if self.done:  # the summary is the last line
-            return
-        self.done = obj.get("event") == "summary"
-        try:
-            self.stream.write(json.dumps(obj, ensure_ascii=False) + "\n")
-            self.stream.flush()
-        except (BrokenPipeError, ValueError):
-            pass
-
-    def __call__(self, n: object) -> None:
-        from .browser.signals import AwaitingPermission
-        from .engine.events import ClickMakeVideo, LogLine, Refused, SessionEnded
-        from .runner import AttemptUpdate, LinkState, PhaseChanged, SessionRecorded
-        from .saving import DownloadFinished
-
-        name = type(n).__name__
-        if isinstance(n, LogLine):
-            if n.level != "DEBUG":
-                self.emit({"event": "log", "at": _iso(n.at), "level": n.level, "message": n.message})
-        elif isinstance(n, ClickMakeVideo):
-            self.emit({"event": "attempt", "attempt": n.attempt, "retry": n.is_retry, "mediaId": n.media_id})
-        elif isinstance(n, AttemptUpdate):
-            r = n.record
-            if n.change == "progress":
-                self.emit({"event": "progress", "attempt": r["attempt"], "percent": r["maxProgress"]})
-            elif n.change == "resolved":
-                self.emit({"event": "outcome", **r})
-        elif isinstance(n, PhaseChanged):
-            if n.phase.value == "retry_wait" and n.next_action:
-                label, due = n.next_action
-                self.emit({"event": "retry", "next": label, "at": _iso(due)})
-        elif isinstance(n, LinkState):
-            if n.attached:
-                self.emit({"event": "attached", **_info_dict(n.info)})
-            else:
-                self.emit({"event": "disconnected", "reason": n.detail})
-        elif isinstance(n, Refused):
-            self.refused.append(n.message)
-            self.refused_event.set()
-            self.emit({"event": "refused", "message": n.message})
-        elif isinstance(n, SessionEnded):
-            self.emit({"event": "summary", **n.summary.to_dict(), **summary_additions(n.summary)})
-        elif isinstance(n, DownloadFinished):
-            self.emit(n.result.to_event())
-        elif name == "OptionsSeen":
-            self.emit({"event": "options", "attempt": n.attempt, "options": n.options})
-        elif name == "OptionsDiffer":
-            self.emit({"event": "optionsChanged", "attempt": n.attempt, "changes": n.changes, "blocked": n.blocked})
-        elif isinstance(n, SessionRecorded):
-            pass
-        elif isinstance(n, AwaitingPermission):
-            self.emit({"event": "waiting", "message": n.message})
-        elif name in ("TabChanged", "RouteChanged"):
-            self.emit({"event": "tab", **_info_dict(getattr(n, "identity", n))})
-
-
-def summary_additions(summary) -> dict:
-    """What the summary line carries after the seed's fields: the saved videos, and why it stopped when that matters."""
-    extra = summary.extra or {}
-    out = {"downloads": int(extra.get("downloads", 0)), "downloadFailures": int(extra.get("downloadFailures", 0))}
-    if extra.get("reasonCode"):
-        out["reason"] = extra["reasonCode"]
-    return out
-
-
-def strip_url(url: object) -> str:
-    from .sanitize import strip_url as strip
-
-    return strip(url)
-
-
-def _iso(t: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _info_dict(info: Any) -> dict:
-    if info is None:
-        return {}
-    out = {}
-    for key in ("browser", "endpoint", "url", "title", "post_id", "media_id", "matched"):
-        v = getattr(info, key, None)
-        if v is None and hasattr(info, "identity"):
-            v = getattr(info.identity, key, None)
-        if v is not None and not (key == "endpoint" and not v):
-            camel = {"post_id": "postId", "media_id": "mediaId"}.get(key, key)
-            out[camel] = strip_url(v) if key == "url" else v
-    return out
-
-
-def _link_factory():
-    from .browser.link import BrowserLink
-
-    return BrowserLink
-
-
-async def run_headless(settings, store, prompt: str | None, printer: JsonPrinter | None = None, link_factory=None) -> int:
-    from .browser.cdp import BrowserError
-    from .engine.events import UserCancel
-    from .redact import redact
-    from .runner import SessionRunner
-    from .tablock import TabBusy
-
-    printer = printer or JsonPrinter()
-    runner = SessionRunner(settings, store, link_factory or _link_factory(), listener=printer, interactive=False)
-    try:
-        await runner.attach()
-    except (BrowserError, TabBusy) as exc:
-        print(f"grok-tui: {redact(str(exc))}", file=sys.stderr)
-        await runner.close()
-        return EXIT_CANNOT_START
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        try:
-            loop.add_signal_handler(sig, runner.submit, UserCancel(f"interrupted by {sig.name}"))
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
-    runner.start_loop()
-    try:
-        await runner.start_session(prompt)
-        # The start is refused at once (empty prompt) or the session runs to its summary.
-        ended = asyncio.create_task(runner.ended.wait())
-        refused = asyncio.create_task(printer.refused_event.wait())
-        await asyncio.wait({ended, refused}, return_when=asyncio.FIRST_COMPLETED)
-        ended.cancel()
-        refused.cancel()
-        if not runner.ended.is_set():
-            print(f"grok-tui: {printer.refused[0]}", file=sys.stderr)
-            return EXIT_CANNOT_START
-        summary = runner.records[-1].summary
-        return OUTCOME_EXIT[summary.outcome]
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        await runner.close()
-
-
 def _cmd_run(ns: argparse.Namespace) -> int:
     settings = _settings(ns, EXIT_CANNOT_START)
     store = _store()
@@ -467,13 +315,9 @@ def _theme_check(settings, code: int = 2) -> None:
 
 
 def _run_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None) -> int:
-    from .runner import SessionRunner
-    from .ui.app import GrokApp
+    from .ui.app import make_app
 
-    runner = SessionRunner(settings, store, _link_factory(), on_busy="watch")
-    if prompt:
-        runner.engine.persistent.last_prompt_value = prompt
-    app = GrokApp(settings, store, runner, attach=True, demo_autostart=demo_autostart)
+    app = make_app(settings, store=store, demo_autostart=demo_autostart, prompt=prompt)
     app.run()
     return int(app.return_code or 0)
 

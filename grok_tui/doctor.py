@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .browser.probe import FOUND, MISSING, Candidate, ProbeReport, Row
+from .browser.signals import Emit, Handoff
 from .sanitize import page_text, strip_url
 
 EXIT_OK, EXIT_MISSING, EXIT_CANNOT_ATTACH = 0, 1, 3
@@ -123,7 +124,7 @@ def report_dict(report: ProbeReport, info: Any = None) -> dict:
 # ---------------------------------------------------------------- attach, check, close
 
 
-def check_tab(settings: Any, lock_dir: Path, emit: Callable[[object], None] | None = None):
+def check_tab(settings: Any, lock_dir: Path, emit: Emit | None = None):
     """Attach to the settings' tab (its lock first), check it, detach: (ProbeReport, AttachInfo).
 
     Raises the link's BrowserError or TabBusy when it cannot attach.
@@ -163,7 +164,7 @@ def run(settings: Any, lock_dir: Path, *, as_json: bool = False, config: Path | 
 
     out, err = out or sys.stdout, err or sys.stderr
 
-    def on_event(ev: object) -> None:
+    def on_event(ev: Handoff) -> None:
         if isinstance(ev, AwaitingPermission):
             print(f"grok-tui: {ev.message}", file=err, flush=True)
 

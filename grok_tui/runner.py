@@ -1,9 +1,11 @@
-"""Drives a session: browser signals -> engine -> commands -> browser actions.
+"""Drives a session: browser signals -> engine -> commands -> browser actions, and notices out.
 
 No Textual here. The runner lives on an asyncio loop; the browser link's
 threads hand it events with `submit()`. Timers are deadlines: the loop sleeps
 until the engine's next deadline or the next event, whichever comes first.
-Everything that happens is passed to `listener` (the UI or the headless printer).
+What happens is told to the one `listener` given at construction (the UI or the
+headless printer) as notices (grok_tui.notices). The engine is changed only
+through events it handles (Restore, SetTimings, Configure, ...).
 """
 
 from __future__ import annotations
@@ -13,14 +15,30 @@ import functools
 import os
 import threading
 import time
-import typing
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .browser.signals import AwaitingPermission, TabsChanged
-from .engine import PersistentData, Phase, SessionEngine
+from .browser.options import summary as options_summary
+from .browser.signals import (
+    AttachInfo,
+    Attached,
+    AwaitingPermission,
+    ClickPaused,
+    Handoff,
+    LinkEvent,
+    LinkLog,
+    OptionsDiffer,
+    OptionsSeen,
+    PageNotice,
+    SignalStats,
+    TabChanged,
+    TabLost,
+    TabsChanged,
+    VideoUrl,
+)
+from .engine import PersistentData, SessionEngine
 from .engine.events import (
     AttemptProgress,
     BrowserLost,
@@ -31,15 +49,15 @@ from .engine.events import (
     OptionsBlocked,
     Refused,
     Restore,
+    RouteChanged,
     SessionEnded,
-    SessionSummary,
+    SetTimings,
     SetTitle,
     StartSession,
     UserCancel,
 )
+from .notices import AttemptResolved, AttemptStarted, Listener, PhaseChanged, ProgressChanged, ignore
 from .redact import redact
-from .browser.options import summary as options_summary
-from .browser.signals import OptionsDiffer, OptionsSeen, VideoUrl
 from .saving import SessionSaves
 from .settings import GROK_MIN_PACE_S, Settings, is_local_url
 from .store import StateStore, open_append
@@ -49,52 +67,20 @@ MAX_LOG_LINES = 200
 MAX_PAGE_NOTICES = 20  # unique page notices logged per session; the rest are counted
 MAX_BACKLOG = 500  # link events of lesser weight waiting for the loop; beyond it they are dropped and counted
 # Latest wins: a newer one of these replaces the one still waiting (a page can emit them in a loop).
-COALESCED = frozenset({"TabChanged", "RouteChanged", "SignalStats"})
+COALESCED: tuple[type, ...] = (TabChanged, RouteChanged, SignalStats)
 # Dropped first when the loop falls behind; outcomes, clicks and disconnects never are.
-DROPPABLE = frozenset({"LinkLog", "PageNotice", "AttemptProgress"})
+DROPPABLE: tuple[type, ...] = (LinkLog, PageNotice, AttemptProgress)
 
 
 @dataclass(frozen=True)
 class _Latest:
     """Queue marker: process the newest waiting event of this kind."""
 
-    kind: str
+    kind: type
 
 
-# ---------------------------------------------------------------- notifications out
-
-
-@dataclass(frozen=True)
-class AttemptUpdate:
-    """An attempt started, progressed or resolved (a snapshot of its record)."""
-
-    change: str  # started | progress | resolved
-    record: dict
-
-
-@dataclass(frozen=True)
-class PhaseChanged:
-    phase: Phase
-    next_action: tuple[str, float] | None
-
-
-@dataclass(frozen=True)
-class LinkState:
-    """Connection status for the header line."""
-
-    attached: bool
-    detail: str
-    info: Any = None
-
-
-@dataclass(frozen=True)
-class SessionRecorded:
-    summary: SessionSummary
-    record: dict
-    log_path: str | None
-
-
-Listener = Callable[[object], None]
+class CaptureError(Exception):
+    """The page's editor could not give a prompt; the message is one sentence for the user."""
 
 
 @dataclass
@@ -147,7 +133,7 @@ class SessionRunner:
         store: StateStore,
         link_factory: Callable[..., Any],
         *,
-        listener: Listener | None = None,
+        listener: Listener = ignore,
         clock: Callable[[], float] = time.time,
         interactive: bool = True,
         on_busy: str = "fail",
@@ -163,16 +149,16 @@ class SessionRunner:
         self._notices: set[str] = set()
         self._notices_dropped = 0
         self._inbox = threading.Lock()
-        self._latest: dict[str, object] = {}
+        self._latest: dict[type, Handoff] = {}
         self._backlog = 0
         self.coalesced = 0  # events replaced by a newer one of their kind before the loop saw them
         self.dropped = 0  # events dropped because the loop was MAX_BACKLOG behind
         self.store = store
         self.link_factory = link_factory
-        self.listener = listener or (lambda _obj: None)
+        self.listener = listener  # told once, at construction: never swapped
         self.clock = clock
         self.link: Any = None
-        self.info: Any = None
+        self.info: AttachInfo | None = None
         self.engine = SessionEngine(
             PersistentData(
                 max_retries=settings.max_retries,
@@ -184,10 +170,10 @@ class SessionRunner:
         self.logbook = LogBook(store.directory / "logs")
         self.attached = False
         self.closed = False
-        self.records: list[SessionRecorded] = []
+        self.records: list[SessionEnded] = []
         self.record_extra: dict = {}  # more keys for the history record (a batch's "batch" and "job")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue | None = None
+        self._queue: asyncio.Queue[Handoff | _Latest | None] | None = None
         self._task: asyncio.Task | None = None
         self._reconnect_task: asyncio.Task | None = None
         self._tab_back = asyncio.Event()  # a matching tab showed up while the link was lost
@@ -199,7 +185,7 @@ class SessionRunner:
         self.ended = asyncio.Event()
         self.interactive = interactive  # a blocked request pauses for the user (else it ends the session)
         self.session_options: dict | None = None  # the first attempt's generation options
-        self.saves = SessionSaves(settings, self._fetch_video, emit=lambda obj: self.listener(obj), log=self._log, clock=clock)
+        self.saves = SessionSaves(settings, self._fetch_video, emit=listener, log=self._log, clock=clock)
         self._finishing: asyncio.Task | None = None
         self._restored_for: str | None = None
         self._restore(None)  # the last used settings until a post is attached
@@ -213,43 +199,51 @@ class SessionRunner:
 
     # ------------------------------------------------------------ wiring
 
-    def _emit_from_link(self, obj: object) -> None:
-        """Called on the link's threads."""
-        if isinstance(obj, AwaitingPermission) and self._loop is not None:
+    def _emit_from_link(self, item: Handoff) -> None:
+        """The link's `emit`, called on its threads."""
+        if isinstance(item, AwaitingPermission) and self._loop is not None:
             # Said while attach() still waits for Chrome, before the loop runs: straight to the listener.
-            self._loop.call_soon_threadsafe(self.listener, obj)
+            self._loop.call_soon_threadsafe(self.listener, item)
             return
-        self.submit(obj)
+        self.submit(item)
 
-    def submit(self, obj: object) -> None:
-        """Thread-safe: hand an engine event or a link event to the loop.
+    def submit(self, item: Handoff) -> None:
+        """Thread-safe: hand an engine event (the user's, the link's) or a link event to the loop.
 
         Bounded: route/tab/stats events are coalesced (latest wins) and at most MAX_BACKLOG
         lesser events (logs, notices, progress) wait; the excess is dropped and counted.
         """
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None or loop.is_closed():
-            return
-        kind = type(obj).__name__
+        queued: Handoff | _Latest = item
         with self._inbox:
-            if kind in COALESCED:
+            if isinstance(item, COALESCED):
+                kind = type(item)
                 waiting = kind in self._latest
-                self._latest[kind] = obj
+                self._latest[kind] = item
                 if waiting:
                     self.coalesced += 1
                     return
-                obj = _Latest(kind)
-            elif kind in DROPPABLE:
+                queued = _Latest(kind)
+            elif isinstance(item, DROPPABLE):
                 if self._backlog >= MAX_BACKLOG:
                     self.dropped += 1
                     return
                 self._backlog += 1
+        self._put(queued)
+
+    def wake(self) -> None:
+        """Thread-safe: re-check the engine's deadlines now (after a test's fake clock moved)."""
+        self._put(None)
+
+    def _put(self, item: Handoff | _Latest | None) -> None:
+        loop, queue = self._loop, self._queue
+        if loop is None or queue is None or loop.is_closed():
+            return
         try:
-            loop.call_soon_threadsafe(queue.put_nowait, obj)
+            loop.call_soon_threadsafe(queue.put_nowait, item)
         except RuntimeError:
             pass  # loop closing
 
-    async def switch_tab(self, target_id: str) -> Any:
+    async def switch_tab(self, target_id: str) -> AttachInfo | None:
         """Attach to another matching tab; only between sessions (a session keeps its tab)."""
         if self.engine.phase.active:
             self.listener(Refused("A session is running on this tab; cancel it before switching tabs."))
@@ -261,7 +255,7 @@ class SessionRunner:
             return []
         return await asyncio.to_thread(self.link.list_tabs)
 
-    async def attach(self, target_id: str | None = None) -> Any:
+    async def attach(self, target_id: str | None = None) -> AttachInfo:
         """Attach to the tab (blocking CDP work in a thread). Raises the link's BrowserError."""
         self._loop = asyncio.get_running_loop()
         if self._queue is None:
@@ -307,15 +301,13 @@ class SessionRunner:
             if end is not None:
                 end()
         self.link, self.info, self.attached = link, info, True
-        url = getattr(info, "url", None) or getattr(getattr(info, "identity", None), "url", None)
-        self._apply_pace(url)
+        self._apply_pace(info.identity.url)
         post_id, _ = self.identity()
         if post_id and post_id != self._restored_for and not self.engine.phase.active:
             self._restore(post_id)
-        self.listener(LinkState(True, "attached" if not self.read_only else "watching read-only", info))
+        self.listener(Attached(info))
         if several > 1:
-            url = getattr(getattr(info, "identity", None), "url", "")
-            self._log("WARN", f"{several} tabs match {self.settings.tab!r}; using the first: {url}")
+            self._log("WARN", f"{several} tabs match {self.settings.tab!r}; using the first: {info.identity.url}")
         return info
 
     async def _attach_link(self, link: Any, target_id: str | None) -> Any:
@@ -361,10 +353,11 @@ class SessionRunner:
         if not url:
             return
         self._page_url = url
-        before = self.engine.timings
-        self.engine.timings = self.settings.timings(url)
-        if self.engine.timings.cooldown_s > before.cooldown_s and self.engine.timings.cooldown_s > self.settings.cooldown_s:
-            self._log("WARN", f"the page is not local: cooldown and next-video delay raised to {self.engine.timings.cooldown_s:g} s")
+        before, timings = self.engine.timings, self.settings.timings(url)
+        note = ""
+        if timings.cooldown_s > before.cooldown_s and timings.cooldown_s > self.settings.cooldown_s:
+            note = f"the page is not local: cooldown and next-video delay raised to {timings.cooldown_s:g} s"
+        self._execute(self.engine.handle(SetTimings(timings, note), self.clock()))
 
     def _click_floor_wait(self) -> float:
         """Seconds this click must still wait: against a non-local page, never within 8 s of the last click or outcome."""
@@ -403,25 +396,54 @@ class SessionRunner:
             except (asyncio.TimeoutError, TimeoutError, asyncio.CancelledError, Exception):
                 pass
         if link is not None:
-            await asyncio.to_thread(_quietly, link.close)
+            try:
+                await asyncio.to_thread(link.close)
+            except Exception:  # the browser may already be gone; closing is best effort
+                pass
         self._release_lock()
         self.logbook.close()
 
     # ------------------------------------------------------------ user intents
 
     async def capture_prompt(self) -> str:
+        """The page editor's text as it is ("" when not attached)."""
         if self.link is None:
             return ""
         return await asyncio.to_thread(self.link.capture_prompt)
 
+    async def page_prompt(self) -> str:
+        """The page editor's text, to use as the prompt. Raises CaptureError (one sentence) when there is none."""
+        if self.link is None:
+            raise CaptureError("Not attached to Chrome: nothing to capture.")
+        try:
+            text = await self.capture_prompt()
+        except Exception as exc:  # the link's BrowserError
+            raise CaptureError(f"Could not read the page: {exc}") from None
+        if not (text or "").strip():
+            raise CaptureError("The page's editor is empty.")
+        return text
+
     def identity(self) -> tuple[str | None, str | None]:
-        ident = getattr(self.info, "identity", self.info)
-        return getattr(ident, "post_id", None), getattr(ident, "media_id", None)
+        """(post id, source image id) of the attached tab, as last known."""
+        if self.info is None:
+            return None, None
+        return self.info.identity.post_id, self.info.identity.media_id
+
+    @property
+    def running(self) -> bool:
+        """The session loop runs (between start_loop() and close())."""
+        return self._task is not None and not self._task.done()
 
     async def start_session(self, prompt: str | None = None, **kw: Any) -> None:
         """Start with `prompt`, else the page's editor text, else the stored last prompt."""
         if self.read_only:
             self.listener(Refused(self.read_only.replace("watching read-only.", "this window only watches.")))
+            return
+        if self.engine.phase.active:  # the engine says no at once; no need to ask the page first
+            self.submit(StartSession(prompt or "", **kw))
+            return
+        if not self.attached:
+            self.listener(Refused("Not attached to Chrome: a session needs the Grok tab."))
             return
         if prompt is None:
             try:
@@ -469,27 +491,34 @@ class SessionRunner:
             except Exception as exc:  # never let one bad event kill the session loop
                 self._log("ERROR", f"internal error while handling {type(item).__name__}: {exc!r}")
 
-    def _process(self, item: object) -> None:
+    def _process(self, queued: Handoff | _Latest | None) -> None:
         now = self.clock()
+        item: Handoff | None
         with self._inbox:
-            if isinstance(item, _Latest):
-                item = self._latest.pop(item.kind, None)
-            elif type(item).__name__ in DROPPABLE:
-                self._backlog -= 1
-        if item is None:
-            commands = self.engine.advance(now)
-        elif _is_engine_event(item):
-            before = self._snapshot_current()
-            if isinstance(item, StartSession):
-                self._last_progress.clear()
-                self._announced = None  # attempt numbers start again at 1 in every session
-                self._notices.clear()
-                self._notices_dropped = 0
-            commands = self.engine.handle(item, now)  # type: ignore[arg-type]
-            self._after_event(item, before)
-        else:
-            self._on_link_event(item)
-            commands = self.engine.advance(now)
+            if isinstance(queued, _Latest):
+                item = self._latest.pop(queued.kind, None)
+            else:
+                item = queued
+                if isinstance(item, DROPPABLE):
+                    self._backlog -= 1
+        match item:
+            case None:  # a deadline came due (or a wake-up)
+                commands = self.engine.advance(now)
+            case (
+                Attached() | LinkLog() | PageNotice() | ClickPaused() | TabChanged() | TabLost() | SignalStats()
+                | AwaitingPermission() | TabsChanged() | VideoUrl() | OptionsSeen() | OptionsDiffer()
+            ):
+                self._on_link_event(item)
+                commands = self.engine.advance(now)
+            case _:
+                before = self._snapshot_current()
+                if isinstance(item, StartSession):
+                    self._last_progress.clear()
+                    self._announced = None  # attempt numbers start again at 1 in every session
+                    self._notices.clear()
+                    self._notices_dropped = 0
+                commands = self.engine.handle(item, now)
+                self._after_event(item, before)
         self._execute(commands)
         self._check_phase()
 
@@ -497,7 +526,7 @@ class SessionRunner:
         a = self.engine.current
         return (a.number, a.outcome) if a else (None, None)
 
-    def _after_event(self, event: object, before: tuple[int | None, str | None]) -> None:
+    def _after_event(self, event: Event, before: tuple[int | None, str | None]) -> None:
         a = self.engine.current
         if a is None:
             return
@@ -505,40 +534,40 @@ class SessionRunner:
             pct = int(a.max_progress)
             if self._last_progress.get(a.number) != pct:
                 self._last_progress = {a.number: pct}  # only the attempt in flight matters
-                self.listener(AttemptUpdate("progress", a.to_dict()))
+                self.listener(ProgressChanged(a.to_dict()))
 
     def _execute(self, commands: list) -> None:
         ended: list[SessionEnded] = []
         for cmd in commands:
-            if isinstance(cmd, LogLine):
-                self.listener(self.logbook.add(cmd))
-            elif isinstance(cmd, ClickMakeVideo):
-                if cmd.attempt == 1:
-                    self._open_session_log()
-                    self._new_saves()
-                self.listener(cmd)
-                self.listener(AttemptUpdate("started", self.engine.current.to_dict()))
-                self._spawn_click(cmd)
-            elif isinstance(cmd, SetTitle):
-                self.listener(cmd)
-                if self.link is not None and self.attached:
-                    self._spawn(self.link.set_title, cmd.text)
-            elif isinstance(cmd, SessionEnded):
-                ended.append(cmd)
-            elif isinstance(cmd, Refused):
-                self.listener(cmd)
+            match cmd:
+                case LogLine():
+                    self.listener(self.logbook.add(cmd))
+                case ClickMakeVideo():
+                    if cmd.attempt == 1:
+                        self._open_session_log()
+                        self._new_saves()
+                    self.listener(AttemptStarted(self.engine.current.to_dict(), cmd.media_id))
+                    self._spawn_click(cmd)
+                case SetTitle():
+                    self.listener(cmd)
+                    if self.link is not None and self.attached:
+                        self._spawn(self.link.set_title, cmd.text)
+                case SessionEnded():
+                    ended.append(cmd)
+                case Refused():
+                    self.listener(cmd)
         # an attempt that resolved in this step is announced before the session's end
         a = self.engine.current
         if a is not None and a.resolved and self._announced != a.number:
             self._announced = a.number
             self._last_resolved_at = self.clock()
-            self.listener(AttemptUpdate("resolved", a.to_dict()))
+            self.listener(AttemptResolved(a.to_dict()))
             if a.outcome == "success":
                 self.saves.on_success(a.number, a.video_id, self.engine.session.retry_count)
         if ended and self.link is not None and hasattr(self.link, "session_ended"):
             self.link.session_ended()  # a click still waiting for its page or for a cover never happens now
         for cmd in ended:
-            self._record(cmd.summary)
+            self._record(cmd)
 
     def _open_session_log(self) -> None:
         """Every line of this session goes to its own file (the full log for export)."""
@@ -577,20 +606,21 @@ class SessionRunner:
             raise DownloadError("the browser is not attached")
         return fetch(url)
 
-    def _record(self, summary: SessionSummary) -> None:
+    def _record(self, ended: SessionEnded) -> None:
         """Record the ended session; its videos still being saved are waited for first (the summary counts them)."""
         if self.saves.pending:
-            self._finishing = asyncio.get_running_loop().create_task(self._finish_and_record(summary))
+            self._finishing = asyncio.get_running_loop().create_task(self._finish_and_record(ended))
             return
-        self._record_now(summary)
+        self._record_now(ended)
 
-    async def _finish_and_record(self, summary: SessionSummary) -> None:
+    async def _finish_and_record(self, ended: SessionEnded) -> None:
         try:
             await self.saves.finish()
         finally:
-            self._record_now(summary)
+            self._record_now(ended)
 
-    def _record_now(self, summary: SessionSummary) -> None:
+    def _record_now(self, ended: SessionEnded) -> None:
+        summary = ended.summary
         summary.extra["downloads"] = self.saves.saved
         summary.extra["downloadFailures"] = self.saves.failed
         if self.session_options is not None:
@@ -598,9 +628,8 @@ class SessionRunner:
         post_id, _ = self.identity()
         if self._notices_dropped:
             self._log("INFO", f"{self._notices_dropped} more page notices were not logged (at most {MAX_PAGE_NOTICES} per session)")
-        record: dict = {}
         try:
-            record = self.store.append_history(
+            self.store.append_history(
                 summary,
                 prompt=self.engine.prompt,  # exactly as sent (the History screen groups by it)
                 postId=post_id,
@@ -615,10 +644,8 @@ class SessionRunner:
         except OSError as exc:
             self._log("ERROR", f"could not save the settings: {exc.strerror or exc}")
         self.logbook.close()  # the session's file is complete; its path stays for export
-        rec = SessionRecorded(summary, record, str(self.logbook.path) if self.logbook.path else None)
-        self.records.append(rec)
-        self.listener(SessionEnded(summary))
-        self.listener(rec)
+        self.records.append(ended)
+        self.listener(ended)
         self.ended.set()
 
     def _spawn_click(self, cmd: ClickMakeVideo) -> None:
@@ -644,15 +671,20 @@ class SessionRunner:
             except Exception as exc:
                 self.submit(ClickFailed(cmd.attempt, str(exc) or type(exc).__name__, session=cmd.session))
 
-        task = asyncio.create_task(run())
-        self._clicks.add(task)
-        task.add_done_callback(self._clicks.discard)
+        self._track(asyncio.create_task(run()))
 
     def _spawn(self, fn: Callable, *args: Any) -> None:
-        async def run() -> None:
-            await asyncio.to_thread(_quietly, fn, *args)
+        """A best-effort browser call off the loop (the tab's title): a failure is a DEBUG line."""
 
-        task = asyncio.create_task(run())
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(fn, *args)
+            except Exception as exc:
+                self._log("DEBUG", f"{getattr(fn, '__name__', 'browser call')} failed: {exc}")
+
+        self._track(asyncio.create_task(run()))
+
+    def _track(self, task: asyncio.Task) -> None:
         self._clicks.add(task)
         task.add_done_callback(self._clicks.discard)
 
@@ -662,45 +694,47 @@ class SessionRunner:
 
     # ------------------------------------------------------------ link events
 
-    def _on_link_event(self, ev: object) -> None:
-        name = type(ev).__name__
-        if isinstance(ev, TabsChanged) and ev.tabs:
-            self._tab_back.set()
-        if name == "LinkLog":
-            self._log(getattr(ev, "level", "INFO"), getattr(ev, "message", ""))
-            return
-        if name == "PageNotice":
-            self._page_notice(str(getattr(ev, "text", "")))
-            return
-        if name == "TabChanged":
-            self._apply_pace(getattr(getattr(ev, "identity", None), "url", None))
-        if name == "Disconnected":
-            reason = getattr(ev, "reason", "disconnected")
-            if not self.attached:
-                return
-            self.attached = False
-            self.listener(LinkState(False, reason))
-            self._log("WARN", f"browser link lost: {reason}")
-            if not self.closed and (self._reconnect_task is None or self._reconnect_task.done()):
-                self._reconnect_task = asyncio.create_task(self._reconnect(reason))
-            return
-        if isinstance(ev, VideoUrl):
-            if ev.session is not None and ev.session != self.engine.session_no:
-                self._log("DEBUG", f"video URL of attempt {ev.attempt} of session {ev.session} ignored "
+    def _on_link_event(self, ev: LinkEvent) -> None:
+        match ev:
+            case LinkLog(level=level, message=message):
+                self._log(level, message)
+            case PageNotice(text=text):
+                self._page_notice(text)
+            case Attached():
+                pass  # attach() tells the listener itself, once the engine has the page's pacing
+            case TabChanged(identity=identity):
+                self._apply_pace(identity.url)
+                self.listener(ev)
+            case TabLost(reason=reason):
+                if not self.attached:
+                    return
+                self.attached = False
+                self.listener(ev)
+                self._log("WARN", f"browser link lost: {reason}")
+                if not self.closed and (self._reconnect_task is None or self._reconnect_task.done()):
+                    self._reconnect_task = asyncio.create_task(self._reconnect(reason))
+            case TabsChanged(tabs=tabs):
+                if tabs:
+                    self._tab_back.set()
+                self.listener(ev)  # the tab picker follows them
+            case VideoUrl(session=session) if session is not None and session != self.engine.session_no:
+                self._log("DEBUG", f"video URL of attempt {ev.attempt} of session {session} ignored "
                                    f"(this is session {self.engine.session_no})")
-            else:
+            case VideoUrl():
                 self.saves.on_url(ev)
-            return
-        if isinstance(ev, OptionsSeen):
-            self.session_options = ev.options
-            self.saves.set_options(ev.options)
-            self._log("INFO", f"generation options of this session: {options_summary(ev.options)}" if ev.options else "the first request carries no generation options: none to keep")
-        elif isinstance(ev, OptionsDiffer):
-            if ev.blocked:
-                self.submit(OptionsBlocked(ev.attempt, ev.changes, pause=self.interactive))
-            else:
-                self._log("WARN", f"attempt {ev.attempt}: generation options changed ({ev.changes}); sent anyway (allow_option_change)")
-        self.listener(ev)
+            case OptionsSeen(options=options):
+                self.session_options = options
+                self.saves.set_options(options)
+                self._log("INFO", f"generation options of this session: {options_summary(options)}" if options else "the first request carries no generation options: none to keep")
+                self.listener(ev)
+            case OptionsDiffer():
+                if ev.blocked:
+                    self.submit(OptionsBlocked(ev.attempt, ev.changes, pause=self.interactive))
+                else:
+                    self._log("WARN", f"attempt {ev.attempt}: generation options changed ({ev.changes}); sent anyway (allow_option_change)")
+                self.listener(ev)
+            case SignalStats() | AwaitingPermission() | ClickPaused():
+                self.listener(ev)
 
     def _page_notice(self, text: str) -> None:
         """A toast that is neither a moderation nor a rate limit: logged once each, at most 20 per session."""
@@ -768,24 +802,4 @@ class SessionRunner:
         raise LookupError(f"no matching tab shows the session's image {media[:8]}…")
 
 
-def _quietly(fn: Callable, *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception:
-        pass
-
-
-_ENGINE_EVENTS = typing.get_args(Event)
-
-
-def _is_engine_event(obj: object) -> bool:
-    return isinstance(obj, _ENGINE_EVENTS)
-
-
-__all__ = [
-    "AttemptUpdate",
-    "LinkState",
-    "PhaseChanged",
-    "SessionRecorded",
-    "SessionRunner",
-]
+__all__ = ["CaptureError", "LogBook", "SessionRunner"]

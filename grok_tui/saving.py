@@ -14,7 +14,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 from .browser.signals import VideoUrl
 from .downloads import Downloader, DownloadResult, Fetcher, VideoJob, strip_query
@@ -49,6 +49,9 @@ class DownloadFinished:
     result: DownloadResult
 
 
+DownloadNotice = Union[DownloadStarted, DownloadRetrying, DownloadFinished]
+
+
 # ---------------------------------------------------------------- the driver
 
 
@@ -75,7 +78,7 @@ class SessionSaves:
         settings: Any,
         fetch: Fetcher | None,
         *,
-        emit: Callable[[object], None],
+        emit: Callable[[DownloadNotice], None],
         log: Callable[[str, str], None],
         clock: Callable[[], float] = time.time,
     ) -> None:

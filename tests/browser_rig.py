@@ -1,4 +1,5 @@
-"""A simulated Grok site plus a real headless Chromium on it, for end-to-end tests."""
+"""Test helpers: a simulated Grok site plus a real headless Chromium on it, the headless run in-process,
+and waiting on a running app (wait_until)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import time
 import urllib.request
 from dataclasses import dataclass
+from typing import Callable
 
 from grok_tui.browser.launcher import ChromeProcess, launch_chrome
 from grok_tui.settings import load_settings
@@ -128,7 +130,7 @@ def make_rig(script: str = "", *, editor: str = "textarea", step_ms: int = 20, s
 
 async def run_session(rig: Rig, prompt: str | None, **settings_kw) -> tuple[int, list[dict], object]:
     """`grok-tui run --no-ui` in-process: exit code, the JSON Lines, the store."""
-    from grok_tui.cli import JsonPrinter, run_headless
+    from grok_tui.headless import JsonPrinter, run_headless
     from grok_tui.settings import state_dir
     from grok_tui.store import StateStore
 
@@ -137,3 +139,37 @@ async def run_session(rig: Rig, prompt: str | None, **settings_kw) -> tuple[int,
     rc = await run_headless(rig.settings(**settings_kw), store, prompt, JsonPrinter(out))
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     return rc, lines, store
+
+
+async def wait_until(pilot, cond: Callable[[], object], timeout: float = 20.0, what: str = "condition",
+                     *, settle: float | None = None) -> None:
+    """Let the app run until `cond()` holds, then until the screen settles (`settle` seconds, else one refresh)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+    await pilot.pause(settle)
+
+
+class Seen:
+    """Textual's `message_hook` for `run_test`: keeps the notifications the app posts and the runner's notices."""
+
+    def __init__(self) -> None:
+        from textual.notifications import Notify
+
+        from grok_tui.ui.messages import RunnerNotice
+
+        self.kept = (Notify, RunnerNotice)
+        self.messages: list = []
+
+    def __call__(self, message) -> None:
+        if isinstance(message, self.kept):  # the hook sees every message of every widget: keep only these
+            self.messages.append(message)
+
+    def notifications(self, severity: str | None = None) -> list:
+        return [m.notification for m in self.messages
+                if hasattr(m, "notification") and (severity is None or m.notification.severity == severity)]
+
+    def notes(self, severity: str | None = None) -> list[str]:
+        return [n.message for n in self.notifications(severity)]

@@ -18,6 +18,14 @@ def _isolated_dirs(tmp_path, monkeypatch):
             monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture
+def seen():
+    """The app's messages (run_test's message_hook): its notifications and the runner's notices among them."""
+    from browser_rig import Seen
+
+    return Seen()
+
+
 def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and reporter.stats.get("skipped") and session.exitstatus == 0:

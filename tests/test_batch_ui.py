@@ -8,12 +8,11 @@ import pytest
 from textual.widgets import DataTable
 
 from grok_tui.browser.launcher import launch_chrome
-from grok_tui.browser.link import BrowserLink
-from grok_tui.runner import SessionRunner
 from grok_tui.settings import Settings
 from grok_tui.sim import SimSite
 from grok_tui.store import StateStore
 from grok_tui.ui.app import GrokApp
+from grok_tui.ui.app import make_app as build_app
 from grok_tui.ui.queue import QueueScreen
 from test_ui import wait_until
 
@@ -36,8 +35,7 @@ def notify_log(tmp_path, monkeypatch):
 def make_app(tmp_path, port: int, **kw) -> GrokApp:
     settings = Settings(cdp_port=port, tab="/imagine/post/", cooldown_s=0.3, next_video_delay_s=0.3,
                         session_timeout_s=20, **kw)
-    store = StateStore(tmp_path / "state")
-    return GrokApp(settings, store, SessionRunner(settings, store, BrowserLink), prompt="first prompt")
+    return build_app(settings, store=StateStore(tmp_path / "state"), prompt="first prompt")
 
 
 def rows(app) -> list[list[str]]:

@@ -12,9 +12,9 @@ import pytest
 from grok_tui.browser.cdp import NoMatchingTab, NotChrome, NothingListening
 from grok_tui.browser.endpoint import discover
 from grok_tui.browser.cdp import Disconnected as DisconnectedError
-from grok_tui.browser.launcher import free_port, launch_chrome
+from grok_tui.browser.launcher import free_port
 from grok_tui.browser.link import BrowserLink
-from grok_tui.browser.signals import Attached, Disconnected
+from grok_tui.browser.signals import Attached, TabLost
 from grok_tui.engine.events import (
     AttemptProgress,
     ClickFailed,
@@ -25,7 +25,6 @@ from grok_tui.engine.events import (
     VideoModerated,
     VideoSucceeded,
 )
-from grok_tui.sim.server import SimSite
 
 PROMPT = 'a "quoted" prompt — é 日本 🎬'
 SIM_TITLE = "Grok Imagine (simulated)"
@@ -69,23 +68,21 @@ def wait_loaded(chrome, url, timeout=10.0):
 
 
 @pytest.fixture
-def make_env():
-    made = []
+def make_env(rigs):
+    links = []
 
     def make(script="ok", editor="textarea", **link_kw):
-        site = SimSite(script=script, editor=editor, step_ms=25, steps=8).start()
-        chrome = launch_chrome(site.post_url(), headless=True)
+        rig = rigs(script, editor=editor, step_ms=25, steps=8)
+        site, chrome = rig.site, rig.chrome
         rec = Recorder()
         link = BrowserLink(host=chrome.host, port=chrome.port, tab_match="/imagine/post/", emit=rec, **link_kw)
-        made.append((site, chrome, link))
+        links.append(link)
         wait_loaded(chrome, site.post_url())
         return site, chrome, link, rec
 
     yield make
-    for site, chrome, link in made:
+    for link in links:
         link.close()
-        chrome.close()
-        site.stop()
 
 
 def wait_requests(site, n, timeout=5.0):
@@ -338,7 +335,7 @@ def test_chrome_killed_gives_disconnected(make_env, capfd):
     rec.wait(ClickSent, attempt=1)
     t0 = time.monotonic()
     chrome.kill()
-    ev = rec.wait(Disconnected, timeout=5.0)
+    ev = rec.wait(TabLost, timeout=5.0)
     assert time.monotonic() - t0 < 5.0
     assert ev.reason
     assert not link.attached
@@ -351,7 +348,7 @@ def test_chrome_killed_gives_disconnected(make_env, capfd):
         link.capture_prompt()
     assert time.monotonic() - t0 < 1.0
     link.close()
-    assert len(rec.of(Disconnected)) == 1
+    assert len(rec.of(TabLost)) == 1
     assert "Traceback" not in capfd.readouterr().err
 
 
@@ -363,7 +360,7 @@ def test_tab_closed_gives_disconnected(make_env):
     t0 = time.monotonic()
     with urllib.request.urlopen(f"http://{chrome.host}:{chrome.port}/json/close/{info.target_id}", timeout=5) as r:
         r.read()
-    ev = rec.wait(Disconnected, timeout=5.0)
+    ev = rec.wait(TabLost, timeout=5.0)
     assert time.monotonic() - t0 < 5.0
     assert ev.reason
     assert not link.attached

@@ -11,49 +11,40 @@ import pytest
 
 from grok_tui.browser.cdp import CdpSession
 from grok_tui.browser.endpoint import discover
-from grok_tui.browser.launcher import launch_chrome
-from grok_tui.browser.link import BrowserLink
-from grok_tui.runner import SessionRunner
-from grok_tui.settings import Settings
-from grok_tui.sim import SimSite
-from grok_tui.store import StateStore
 from grok_tui.ui.app import GrokApp
 from grok_tui.ui.widgets import AttemptsTable
 
-from test_ui import PROMPT, SIZE, attached, notes, shows, text_of, wait_until
+from test_ui import SIZE, attached, shows, text_of, wait_until
+from test_ui import make_app as ui_app
 
 
 @pytest.fixture
-def site():
-    s = SimSite(script="", step_ms=30, video_size=80_000, video_options={"videoLength": 10}).start()
-    yield s
-    s.stop()
+def rig(rigs):
+    return rigs("", step_ms=30, video_size=80_000, video_options={"videoLength": 10})
 
 
 @pytest.fixture
-def chrome(site):
-    c = launch_chrome(site.post_url())
-    yield c
-    c.close()
+def site(rig):
+    return rig.site
+
+
+@pytest.fixture
+def chrome(rig):
+    return rig.chrome
 
 
 def make_app(tmp_path, chrome, **kw) -> GrokApp:
-    settings = Settings(
-        cdp_port=chrome.port, tab="/imagine/post/", cooldown_s=0.3, next_video_delay_s=0.3, session_timeout_s=20,
-        export_dir=tmp_path / "exports", downloads_dir=tmp_path / "videos", **kw,
-    )
-    store = StateStore(tmp_path / "state")
-    return GrokApp(settings, store, SessionRunner(settings, store, BrowserLink), prompt=PROMPT)
+    return ui_app(tmp_path, chrome, downloads_dir=tmp_path / "videos", **kw)
 
 
 def cell(app, row: int, col: int) -> str:
     return str(app.query_one(AttemptsTable).get_row_at(row)[col])
 
 
-async def test_saved_files_in_the_table_and_the_folder_key(tmp_path, site, chrome, monkeypatch):
+async def test_saved_files_in_the_table_and_the_folder_key(seen, tmp_path, site, chrome, monkeypatch):
     site.set_script("ok,mod@30,ok")
     app = make_app(tmp_path, chrome, video_goal=2, max_retries=3)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         await pilot.press("s")
         await wait_until(pilot, lambda: app.last_outcome is not None, what="the session's end")
@@ -76,7 +67,7 @@ async def test_saved_files_in_the_table_and_the_folder_key(tmp_path, site, chrom
         # no opener on PATH: the key copies the folder's path and says so
         monkeypatch.setenv("PATH", str(tmp_path / "empty"))
         await pilot.press("o")
-        await wait_until(pilot, lambda: any(str(tmp_path / "videos") in n for n in notes(app)), what="the path")
+        await wait_until(pilot, lambda: any(str(tmp_path / "videos") in n for n in seen.notes()), what="the path")
         assert app.clipboard == str(tmp_path / "videos")
         # an opener: it is started with the folder
         bin_dir = tmp_path / "bin"
@@ -90,16 +81,16 @@ async def test_saved_files_in_the_table_and_the_folder_key(tmp_path, site, chrom
         assert (tmp_path / "opened").read_text().strip() == str(tmp_path / "videos")
 
 
-async def test_options_changed_pauses_then_s_resumes(tmp_path, site, chrome):
+async def test_options_changed_pauses_then_s_resumes(seen, tmp_path, site, chrome):
     site.set_script("ok,ok")
     site.set_knobs(redo_resets={"videoLength": 6})
     app = make_app(tmp_path, chrome, video_goal=2, max_retries=3)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         await pilot.press("s")
         await shows(pilot, app, "#status", "PAUSED")
         assert "set them back on the page" in text_of(app, "#status")
-        assert any("video length 10 → 6" in n for n in notes(app, "warning"))
+        assert any("video length 10 → 6" in n for n in seen.notes("warning"))
         assert len(site.requests) == 1 and app.runner.engine.phase.active
         # the user turns the bug off and sets the option back on the page, then presses s
         site.set_knobs(redo_resets=None)

@@ -12,12 +12,9 @@ import threading
 import time
 import urllib.request
 
-import pytest
-
-from browser_rig import make_rig
 from grok_tui.browser.cdp import CdpSession
 from grok_tui.browser.endpoint import discover
-from grok_tui.cli import JsonPrinter, run_headless
+from grok_tui.headless import JsonPrinter, run_headless
 from grok_tui.settings import state_dir
 from grok_tui.store import StateStore
 
@@ -37,20 +34,6 @@ class Watcher(JsonPrinter):
 
     def lines(self):
         return [json.loads(line) for line in self.stream.getvalue().splitlines()]
-
-
-@pytest.fixture
-def rig():
-    made = []
-
-    def factory(*a, **kw):
-        r = make_rig(*a, **kw)
-        made.append(r)
-        return r
-
-    yield factory
-    for r in made:
-        r.close()
 
 
 def page_session(r) -> CdpSession:
@@ -91,8 +74,8 @@ def last_summary(lines):
     return lines[-1]
 
 
-async def test_chrome_killed_mid_attempt(rig, capfd):
-    r = rig("ok,mod@40", step_ms=80)
+async def test_chrome_killed_mid_attempt(rigs, capfd):
+    r = rigs("ok,mod@40", step_ms=80)
     w = Watcher(progress_at(2, 20), r.chrome.kill)
     t0 = time.time()
     rc, lines, store = await run(r, w, video_goal=2, tab_wait_s=1)
@@ -110,8 +93,8 @@ async def test_chrome_killed_mid_attempt(rig, capfd):
     assert "Traceback" not in capfd.readouterr().err
 
 
-async def test_tab_closed_waits_then_cancels(rig):
-    r = rig("ok", step_ms=100)
+async def test_tab_closed_waits_then_cancels(rigs):
+    r = rigs("ok", step_ms=100)
 
     def close_tab():
         _, targets = discover(port=r.chrome.port)
@@ -127,8 +110,8 @@ async def test_tab_closed_waits_then_cancels(rig):
     assert store.history()[-1]["reason"].startswith("browser lost")
 
 
-async def test_page_reload_between_attempts_reinstalls_observer(rig):
-    r = rig("mod@40,mod@30,ok", step_ms=30, toast_ms=300)
+async def test_page_reload_between_attempts_reinstalls_observer(rigs):
+    r = rigs("mod@40,mod@30,ok", step_ms=30, toast_ms=300)
     w = Watcher(lambda o: o["event"] == "outcome" and o["attempt"] == 1, lambda: reload_page(r))
     rc, lines, store = await run(r, w, cooldown_s=2.0)
     s = last_summary(lines)
@@ -141,8 +124,8 @@ async def test_page_reload_between_attempts_reinstalls_observer(rig):
     assert "dom" in second["sources"], second
 
 
-async def test_navigation_away_ends_session_cleanly(rig):
-    r = rig("mod@40,ok", step_ms=30)
+async def test_navigation_away_ends_session_cleanly(rigs):
+    r = rigs("mod@40,ok", step_ms=30)
 
     def navigate_away():
         s = page_session(r)
@@ -159,8 +142,8 @@ async def test_navigation_away_ends_session_cleanly(rig):
     assert "could not be started" in store.history()[-1]["reason"] or "browser lost" in store.history()[-1]["reason"]
 
 
-async def test_websocket_drop_reconnects_and_session_continues(rig):
-    r = rig("mod@40,ok,ok", step_ms=40)
+async def test_websocket_drop_reconnects_and_session_continues(rigs):
+    r = rigs("mod@40,ok,ok", step_ms=40)
     links = []
 
     def drop_socket():
@@ -178,8 +161,8 @@ async def test_websocket_drop_reconnects_and_session_continues(rig):
     assert (s["outcome"], s["completedVideos"], s["creditsUsed"]) == ("success", 2, 3)
 
 
-def test_sigterm_mid_session_records_cancelled(rig):
-    r = rig("ok,ok,ok", step_ms=200)
+def test_sigterm_mid_session_records_cancelled(rigs):
+    r = rigs("ok,ok,ok", step_ms=200)
     env = dict(os.environ, GROK_TUI_COOLDOWN_S="0.3", GROK_TUI_NEXT_VIDEO_DELAY_S="0.3")
     p = subprocess.Popen(
         [sys.executable, "-m", "grok_tui", "run", "--no-ui", "--cdp-port", str(r.chrome.port), "--tab",
@@ -202,12 +185,12 @@ def test_sigterm_mid_session_records_cancelled(rig):
     assert rec["outcome"] == "cancelled" and "SIGTERM" in rec["reason"]
 
 
-async def test_tab_reopened_within_tab_wait_resumes(rig):
+async def test_tab_reopened_within_tab_wait_resumes(rigs):
     """The session's tab closes between attempts; a matching tab opened within tab_wait_s takes over.
 
     The next-video delay (8 s) leaves room for a slow machine to reopen the tab before the next click.
     """
-    r = rig("ok,ok", step_ms=30)
+    r = rigs("ok,ok", step_ms=30)
     times = {}
 
     def close_and_reopen():

@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from grok_tui import history_sample as sample
-from grok_tui.runner import SessionRunner
 from grok_tui.settings import Settings
 from grok_tui.store import StateStore
 from grok_tui.ui.app import GrokApp
+from grok_tui.ui.app import make_app as build_app
 from grok_tui.ui.history import HistoryScreen, SessionDetailScreen, SortTable
+
+from browser_rig import wait_until
 
 N = 60
 KNIGHT = "a knight on horseback charging through a burning village"
@@ -42,9 +44,7 @@ def records(tmp_path):
 
 
 def make_app(tmp_path: Path, theme: str = "grok-dark") -> GrokApp:
-    settings = Settings(theme=theme)
-    store = StateStore(tmp_path / "state")
-    return GrokApp(settings, store, SessionRunner(settings, store, None), attach=False)
+    return build_app(Settings(theme=theme), store=StateStore(tmp_path / "state"), attach=False)
 
 
 def _holds(cond) -> bool:
@@ -55,11 +55,8 @@ def _holds(cond) -> bool:
 
 
 async def _until(pilot, cond, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not _holds(cond):
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await pilot.pause(0.05)
+    """wait_until, with a screen not composed yet counting as "not yet"."""
+    await wait_until(pilot, lambda: _holds(cond), timeout)
 
 
 async def open_history(pilot) -> HistoryScreen:
@@ -207,13 +204,13 @@ async def test_filter_by_prompt_or_post_text(tmp_path, records):
         assert {r.prompt for r in sessions.shown} == {chosen}
 
 
-async def test_open_a_session_detail_and_go_back(tmp_path, records, monkeypatch):
+async def test_open_a_session_detail_and_go_back(seen, tmp_path, records, monkeypatch):
     import grok_tui.ui.app as app_module
 
     opened: list[Path] = []
     monkeypatch.setattr(app_module, "open_folder", lambda folder: opened.append(folder) or "test-opener")
     app = make_app(tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(160, 48), message_hook=seen) as pilot:
         screen = await open_history(pilot)
         sessions = table(screen, "sessions")
         # the newest session that downloaded something
@@ -236,7 +233,7 @@ async def test_open_a_session_detail_and_go_back(tmp_path, records, monkeypatch)
         assert rec["prompt"] in head and rec["postId"] in head
         await pilot.press("o")
         assert opened == [tmp_path / "downloads"]
-        assert any(n.title == "Opened with test-opener" for n in app._notifications)
+        assert any(n.title == "Opened with test-opener" for n in seen.notifications())
         await pilot.press("escape")
         await _until(pilot, lambda: app.screen is screen)
         assert sessions.cursor_row == index  # back where it was
@@ -245,9 +242,9 @@ async def test_open_a_session_detail_and_go_back(tmp_path, records, monkeypatch)
         assert app.screen.query_one("#attempts")  # the main screen
 
 
-async def test_detail_without_downloads_says_so(tmp_path, records):
+async def test_detail_without_downloads_says_so(seen, tmp_path, records):
     app = make_app(tmp_path)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(160, 48), message_hook=seen) as pilot:
         screen = await open_history(pilot)
         sessions = table(screen, "sessions")
         sessions.move_cursor(row=next(i for i, r in enumerate(sessions.shown) if not r.videos))
@@ -255,7 +252,7 @@ async def test_detail_without_downloads_says_so(tmp_path, records):
         await _until(pilot, lambda: "no downloaded files" in str(app.screen.query_one("#detail-downloads").render()))
         await pilot.press("o")
         await pilot.pause(0.1)
-        assert any(n.title == "Nothing to open" for n in app._notifications)
+        assert any(n.title == "Nothing to open" for n in seen.notifications())
 
 
 async def test_corrupt_lines_are_skipped_and_counted_and_new_sessions_appear(tmp_path, records):

@@ -16,12 +16,12 @@ import pytest
 
 from grok_tui.browser.cdp import CdpSession
 from grok_tui.browser.endpoint import discover
-from grok_tui.cli import JsonPrinter
+from grok_tui.headless import JsonPrinter
 from grok_tui.runner import SessionRunner
 from grok_tui.settings import state_dir
 from grok_tui.store import StateStore
 from grok_tui.tablock import TabBusy, TabLock
-from test_faults import Watcher, last_summary, page_session, reload_page, rig as rigs, run  # noqa: F401 (rigs is a fixture)
+from test_faults import Watcher, last_summary, page_session, reload_page, run
 
 SECRET = "SEKRET42tok"
 
@@ -139,7 +139,7 @@ async def test_page_marker_stops_an_instance_that_cannot_see_the_lock(rigs, tmp_
 async def test_no_query_string_in_any_output(rigs):
     from grok_tui.browser.launcher import launch_chrome
     from grok_tui.sim import SimSite
-    from grok_tui.ui.export import gather_from_runner, write_export
+    from grok_tui.export import gather_from_runner, write_export
 
     from browser_rig import Rig
 

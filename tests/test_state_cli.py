@@ -192,7 +192,7 @@ def test_state_folder_that_is_a_file_is_one_sentence(rig, tmp_path):
 
 
 async def test_writes_that_fail_later_are_one_error_line_each_and_the_session_goes_on(rig):
-    from grok_tui.cli import JsonPrinter, run_headless
+    from grok_tui.headless import JsonPrinter, run_headless
 
     store = StateStore(state_dir())
     # after the start-up check, every place a session writes to breaks

@@ -5,47 +5,44 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
 
-from grok_tui.browser.launcher import launch_chrome
-from grok_tui.browser.link import BrowserLink
 from grok_tui.engine import Phase
-from grok_tui.runner import SessionRunner
 from grok_tui.settings import Settings
-from grok_tui.sim import SimSite
 from grok_tui.store import StateStore
 from grok_tui.ui.app import GrokApp
-from grok_tui.ui.commands import GrokCommands
+from grok_tui.ui.app import make_app as build_app
 from grok_tui.ui.modals import HelpScreen, SettingsScreen, TabsScreen
 from grok_tui.ui.widgets import AttemptsTable, LogPane
+
+from browser_rig import wait_until
 
 PROMPT = "a red fox running through snow, slow motion, cinematic"
 SIZE = (110, 34)
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("GROK_TUI_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("GROK_TUI_CONFIG_FILE", str(tmp_path / "config.toml"))
+def env(tmp_path):
+    """The test's folder: conftest points the state dir and the config file into it."""
     return tmp_path
 
 
 @pytest.fixture
-def site():
-    s = SimSite(script="", step_ms=30).start()
-    yield s
-    s.stop()
+def ui_rig(rigs):
+    return rigs("", step_ms=30)
 
 
 @pytest.fixture
-def chrome(site):
-    c = launch_chrome(site.post_url())
-    yield c
-    c.close()
+def site(ui_rig):
+    return ui_rig.site
+
+
+@pytest.fixture
+def chrome(ui_rig):
+    return ui_rig.chrome
 
 
 def make_app(env: Path, chrome, **kw) -> GrokApp:
@@ -60,19 +57,7 @@ def make_app(env: Path, chrome, **kw) -> GrokApp:
         export_dir=env / "exports",
         **kw,
     )
-    store = StateStore(env / "state")
-    runner = SessionRunner(settings, store, BrowserLink)
-    return GrokApp(settings, store, runner, **app_kw)
-
-
-async def wait_until(pilot, cond, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            await pilot.pause()
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return build_app(settings, store=StateStore(env / "state"), **app_kw)
 
 
 async def shows(pilot, app, selector: str, needle: str) -> None:
@@ -84,25 +69,21 @@ def text_of(app, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
 
-def notes(app, severity: str | None = None) -> list[str]:
-    return [n.message for n in app._notifications if severity is None or n.severity == severity]
-
-
 def palette(app) -> list[str]:
-    return [name for name, _help, _cb in GrokCommands(app.screen)._commands()]
+    return [command.title for command in app.get_system_commands(app.screen)]
 
 
 async def attached(pilot, app):
-    await wait_until(pilot, lambda: app.runner.attached and app.runner._task is not None, what="attach")
+    await wait_until(pilot, lambda: app.runner.attached and app.runner.running, what="attach")
 
 
 # ---------------------------------------------------------------- a whole session
 
 
-async def test_session_fills_table_and_shows_summary(env, site, chrome):
+async def test_session_fills_table_and_shows_summary(seen, env, site, chrome):
     site.set_script("ok,mod@40,ok")
     app = make_app(env, chrome, video_goal=2, max_retries=3)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         await shows(pilot, app, "#conn-line1", "● attached")
         assert "Chrome 156" in text_of(app, "#conn-line1")
@@ -127,7 +108,7 @@ async def test_session_fills_table_and_shows_summary(env, site, chrome):
         assert str(app.query_one("#videos-count").render()) == "2 / 2"
         assert "2/2" in str(app.query_one("#counts", Static).render())
         assert app.sub_title.startswith("✔ success")
-        assert any("2/2 videos" in n and "credits 3" in n for n in notes(app, "information"))
+        assert any("2/2 videos" in n and "credits 3" in n for n in seen.notes("information"))
         log_text = "\n".join(strip.text for strip in app.query_one(LogPane).lines)
         assert "session success" in log_text and "moderated at 40 %" in log_text
         # the prompt reached the page exactly
@@ -135,10 +116,10 @@ async def test_session_fills_table_and_shows_summary(env, site, chrome):
         assert len(reqs) == 3 and all(r["prompt"] == PROMPT for r in reqs)
 
 
-async def test_cancel_mid_session(env, site, chrome):
+async def test_cancel_mid_session(seen, env, site, chrome):
     site.set_script("ok/400")
     app = make_app(env, chrome, video_goal=1, max_retries=3)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         await pilot.press("s")
         await wait_until(
@@ -155,23 +136,23 @@ async def test_cancel_mid_session(env, site, chrome):
         assert app.last_outcome == "cancelled"
         assert "CANCELLED" in text_of(app, "#status")
         assert str(app.query_one(AttemptsTable).get_row_at(0)[2]) == "■ cancelled"
-        assert any("Session cancelled" == n.title for n in app._notifications)
+        assert any("Session cancelled" == n.title for n in seen.notifications())
 
 
-async def test_reset_retries_and_refusals(env, site, chrome):
+async def test_reset_retries_and_refusals(seen, env, site, chrome):
     site.set_script("mod@10,ok/400")
     app = make_app(env, chrome, video_goal=1, max_retries=3)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         await pilot.press("c")  # idle: refused
-        await wait_until(pilot, lambda: notes(app, "warning"), what="a warning")
-        assert "No session is running." in notes(app, "warning")
+        await wait_until(pilot, lambda: seen.notes("warning"), what="a warning")
+        assert "No session is running." in seen.notes("warning")
 
         await pilot.press("s")
         await wait_until(pilot, lambda: app.runner.engine.session.retry_count == 1, what="the retry")
         await shows(pilot, app, "#counters", "retries  1 / 3")
         await pilot.press("s")  # running: refused
-        await wait_until(pilot, lambda: any("already running" in n for n in notes(app, "warning")), what="refusal")
+        await wait_until(pilot, lambda: any("already running" in n for n in seen.notes("warning")), what="refusal")
         await pilot.press("r")
         await wait_until(pilot, lambda: app.runner.engine.session.retry_count == 0, what="the reset")
         await pilot.pause(0.1)
@@ -188,17 +169,17 @@ async def test_reset_retries_and_refusals(env, site, chrome):
         assert app.runner.engine.phase == Phase.ENDED
 
 
-async def test_export_matches_session(env, site, chrome):
+async def test_export_matches_session(seen, env, site, chrome):
     site.set_script("ok,mod@40,ok")
     app = make_app(env, chrome, video_goal=2, max_retries=3)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         await pilot.press("s")
         await wait_until(pilot, lambda: app.last_outcome is not None, what="the session's end")
         await pilot.press("e")
         await wait_until(pilot, lambda: app.last_export is not None, what="the export")
         jpath, tpath = app.last_export
-        assert any(str(jpath) in n for n in notes(app))
+        assert any(str(jpath) in n for n in seen.notes())
     assert jpath.parent == env / "exports" and jpath.name.startswith("grok-tui-session-")
     assert jpath.stem == tpath.stem and tpath.suffix == ".txt"
     for p in (jpath, tpath):
@@ -217,9 +198,9 @@ async def test_export_matches_session(env, site, chrome):
     assert text.count("✔ success") == 2
 
 
-async def test_settings_modal_validates(env, site, chrome):
+async def test_settings_modal_validates(seen, env, site, chrome):
     app = make_app(env, chrome, video_goal=1, max_retries=3)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         await pilot.press("g")
         await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the settings modal")
@@ -241,21 +222,21 @@ async def test_settings_modal_validates(env, site, chrome):
         assert "0/4" in str(app.query_one("#counts", Static).render())
 
 
-async def test_not_attached_is_a_notification(env):
+async def test_not_attached_is_a_notification(seen, env):
     app = make_app(env, None)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: notes(app, "error"), what="the error")
-        assert any("Nothing is listening" in n for n in notes(app, "error"))
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
+        await wait_until(pilot, lambda: seen.notes("error"), what="the error")
+        assert any("Nothing is listening" in n for n in seen.notes("error"))
         assert "not attached" in text_of(app, "#conn-line1")
         await pilot.press("s")
-        await wait_until(pilot, lambda: any("Not attached" in n for n in notes(app, "warning")), what="refusal")
+        await wait_until(pilot, lambda: any("Not attached" in n for n in seen.notes("warning")), what="refusal")
         assert app.runner.engine.phase == Phase.IDLE
 
 
-async def test_keymap_and_capture_prompt(env, site, chrome):
+async def test_keymap_and_capture_prompt(seen, env, site, chrome):
     site.set_script("ok")
     app = make_app(env, chrome, video_goal=1, max_retries=1, keymap={"start": "f5"})
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         names = palette(app)
         assert {"session: start", "logs: export", "prompt: edit", "prompt: capture from page"} <= set(names)
@@ -283,10 +264,10 @@ async def test_keymap_and_capture_prompt(env, site, chrome):
         assert PROMPT[:20] in str(app.query_one("#prompt", Static).render())
 
 
-async def test_demo_autostart_runs_a_session(env, site, chrome):
+async def test_demo_autostart_runs_a_session(seen, env, site, chrome):
     site.set_script("mod@20,ok")
     app = make_app(env, chrome, video_goal=1, max_retries=2, demo_autostart=True)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await wait_until(pilot, lambda: app.last_outcome is not None, what="the demo session")
         assert app.last_outcome == "success"
         s = app.runner.records[-1].summary
@@ -294,13 +275,13 @@ async def test_demo_autostart_runs_a_session(env, site, chrome):
         assert app.query_one(AttemptsTable).row_count == 2
 
 
-async def test_prompt_modal_keeps_q_and_saves(env):
+async def test_prompt_modal_keeps_q_and_saves(seen, env):
     from textual.widgets import TextArea
 
     from grok_tui.ui.modals import PromptScreen
 
     app = make_app(env, None, attach=False, prompt=None)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, PromptScreen), what="the prompt editor")
         area = app.screen.query_one(TextArea)
@@ -318,7 +299,7 @@ async def test_prompt_modal_keeps_q_and_saves(env):
     assert app.return_code == 0
 
 
-async def test_tab_picker_attaches_to_the_chosen_tab(env, site, chrome):
+async def test_tab_picker_attaches_to_the_chosen_tab(seen, env, site, chrome):
     import urllib.request
 
     other = site.post_url("0f0f0f0f-1111-2222-3333-444455556666")
@@ -327,15 +308,15 @@ async def test_tab_picker_attaches_to_the_chosen_tab(env, site, chrome):
     ).read()
     site.set_script("ok")
     app = make_app(env, chrome, video_goal=1, max_retries=1)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         first = app.runner.info.target_id
         await pilot.press("t")
         await wait_until(pilot, lambda: isinstance(app.screen, TabsScreen), what="the tab picker")
         listing = app.screen.query_one("#tabs-list")
         await wait_until(pilot, lambda: listing.option_count == 2, what="two matching tabs")
-        chosen = next(i for i, tid in enumerate(app.screen._ids) if tid != first)
-        chosen_id = app.screen._ids[chosen]
+        chosen = next(i for i, tid in enumerate(app.screen.target_ids) if tid != first)
+        chosen_id = app.screen.target_ids[chosen]
         listing.highlighted = chosen
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.runner.info.target_id == chosen_id, what="the switch")
@@ -344,10 +325,10 @@ async def test_tab_picker_attaches_to_the_chosen_tab(env, site, chrome):
         assert [r["prompt"] for r in site.requests] == [PROMPT]
 
 
-async def test_chrome_killed_app_stays_up_and_says_so(env, site, chrome):
+async def test_chrome_killed_app_stays_up_and_says_so(seen, env, site, chrome):
     site.set_script("ok/200,ok")  # 200 ms progress steps: the kill lands inside the first attempt
     app = make_app(env, chrome, video_goal=2, max_retries=1, tab_wait_s=1)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, message_hook=seen) as pilot:
         await attached(pilot, app)
         await pilot.press("s")
         await wait_until(pilot, lambda: len(site.requests) == 1, what="the first click")
@@ -356,12 +337,12 @@ async def test_chrome_killed_app_stays_up_and_says_so(env, site, chrome):
         assert app.is_running
         assert not app.runner.attached
         assert "not attached" in text_of(app, "#conn-line1") or "lost" in text_of(app, "#conn-line1")
-        assert any("Session cancelled" in n.title for n in app._notifications)
+        assert any("Session cancelled" in n.title for n in seen.notifications())
         [rec] = StateStore(env / "state").history()
         assert rec["outcome"] == "cancelled" and rec["reason"].startswith("browser lost")
         # the app still answers keys: starting now is refused with a notice, not a crash
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(notes(app, "warning")) >= 1, what="a refusal")
+        await wait_until(pilot, lambda: len(seen.notes("warning")) >= 1, what="a refusal")
         await pilot.press("q")
 
 
@@ -382,8 +363,8 @@ async def test_tab_picker_follows_tabs_opening_and_closing(env, site, chrome):
         ) as r:
             new_id = json.loads(r.read())["id"]
         await wait_until(pilot, lambda: listing.option_count == 2, what="the new tab in the open picker")
-        assert new_id in app.screen._ids
-        assert "0f0f0f0f" in str(listing.get_option_at_index(app.screen._ids.index(new_id)).prompt)
+        assert new_id in app.screen.target_ids
+        assert "0f0f0f0f" in str(listing.get_option_at_index(app.screen.target_ids.index(new_id)).prompt)
         urllib.request.urlopen(f"http://127.0.0.1:{chrome.port}/json/close/{new_id}", timeout=5).read()
         await wait_until(pilot, lambda: listing.option_count == 1, what="the closed tab gone from the picker")
-        assert app.screen._ids == [app.runner.info.target_id]
+        assert app.screen.target_ids == [app.runner.info.target_id]

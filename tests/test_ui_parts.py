@@ -15,7 +15,7 @@ from grok_tui.runner import SessionRunner
 from grok_tui.settings import Settings
 from grok_tui.store import StateStore
 from grok_tui.ui import themes as th
-from grok_tui.ui.export import ExportError, SessionExport, export_dir, gather_from_runner, write_export
+from grok_tui.export import ExportError, SessionExport, export_dir, gather_from_runner, write_export
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,13 +73,11 @@ def test_user_theme_dir_follows_the_config_file(tmp_path, monkeypatch):
 
 
 def test_app_refuses_an_unknown_theme(tmp_path):
-    from grok_tui.ui.app import GrokApp
+    from grok_tui.ui.app import make_app
 
     settings = Settings(theme="nope")
-    store = StateStore(tmp_path / "state")
-    runner = SessionRunner(settings, store, lambda **kw: None)
     with pytest.raises(th.ThemeError, match="Valid themes: grok-dark, grok-light"):
-        GrokApp(settings, store, runner, attach=False)
+        make_app(settings, store=StateStore(tmp_path / "state"), attach=False)
 
 
 # ---------------------------------------------------------------- export

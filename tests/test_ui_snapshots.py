@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from browser_rig import wait_until
 from grok_tui.browser.signals import AttachInfo, Attached, TabIdentity
 from grok_tui.engine import Phase
 from grok_tui.engine.events import AttemptProgress, ClickSent, VideoModerated, VideoSucceeded
 from grok_tui.runner import SessionRunner
 from grok_tui.settings import Settings
 from grok_tui.store import StateStore
-from grok_tui.ui.app import GrokApp
+from grok_tui.ui.app import GrokApp, make_app
 
 PROMPT = "a red fox running through snow, slow motion, cinematic"
 
@@ -94,14 +95,8 @@ class ScriptedLink:
         pass
 
 
-class Tick:
-    """Wakes the runner's loop after the fake clock moved (the UI ignores it)."""
-
-
 @pytest.fixture(autouse=True)
-def fixed_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("GROK_TUI_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("GROK_TUI_CONFIG_FILE", str(tmp_path / "config.toml"))
+def fixed_tz(monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield
@@ -109,24 +104,17 @@ def fixed_env(tmp_path, monkeypatch):
     time.tzset()
 
 
-def make_app(tmp_path: Path, theme: str, script: list[str], goal: int, retries: int) -> GrokApp:
+def snapshot_app(tmp_path: Path, theme: str, script: list[str], goal: int, retries: int) -> GrokApp:
     settings = Settings(
         cdp_port=9222, tab="/imagine/post/", cooldown_s=0.3, next_video_delay_s=0.3,
         session_timeout_s=20, video_goal=goal, max_retries=retries, theme=theme,
     )
-    store = StateStore(tmp_path / "state")
     link_cls = type("Link", (ScriptedLink,), {"script": script})
-    runner = SessionRunner(settings, store, link_cls, clock=FakeClock())
-    return GrokApp(settings, store, runner, prompt=PROMPT)
+    return make_app(settings, store=StateStore(tmp_path / "state"), link_factory=link_cls, clock=FakeClock(), prompt=PROMPT)
 
 
-async def _wait(pilot, cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await pilot.pause(0.02)
-    await pilot.pause(0.1)
+async def _wait(pilot, cond):
+    await wait_until(pilot, cond, 10.0, settle=0.1)
 
 
 def _runner(pilot) -> SessionRunner:
@@ -134,7 +122,7 @@ def _runner(pilot) -> SessionRunner:
 
 
 async def _attached(pilot):
-    await _wait(pilot, lambda: _runner(pilot).attached and _runner(pilot)._task is not None)
+    await _wait(pilot, lambda: _runner(pilot).attached and _runner(pilot).running)
 
 
 async def _step_to(pilot, attempts: int, phase: Phase):
@@ -146,7 +134,7 @@ async def _step_to(pilot, attempts: int, phase: Phase):
             break
         before = (e.attempt_no, e.phase)
         r.clock.advance(9)
-        r.submit(Tick())
+        r.wake()
         await _wait(pilot, lambda: (r.engine.attempt_no, r.engine.phase) != before or r.engine.phase == phase)
     await _wait(pilot, lambda: r.engine.attempt_no >= attempts and r.engine.phase == phase)
     await pilot.pause(0.3)  # the tick and the table catch up
@@ -184,12 +172,12 @@ STATES = {
 @pytest.mark.parametrize("state", list(STATES))
 def test_main_screen(snap_compare, tmp_path, theme, state):
     run_before, script, goal, retries = STATES[state]
-    app = make_app(tmp_path, theme, script, goal, retries)
+    app = snapshot_app(tmp_path, theme, script, goal, retries)
     assert snap_compare(app, terminal_size=(110, 34), run_before=run_before)
 
 
 @pytest.mark.parametrize("state", list(STATES))
 def test_main_screen_100x30(snap_compare, tmp_path, state):
     run_before, script, goal, retries = STATES[state]
-    app = make_app(tmp_path, "grok-dark", script, goal, retries)
+    app = snapshot_app(tmp_path, "grok-dark", script, goal, retries)
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

@@ -31,11 +31,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
-from typing import Callable
 
 from ..engine.events import AttemptProgress, VideoModerated, VideoSucceeded
 from .cdp import log
-from .signals import LinkLog
+from .signals import Emit, Handoff, LinkLog
 
 MAX_KEYS = 2000
 REQUESTED, RESPONDED = "requested", "responded"
@@ -88,7 +87,7 @@ class _Undecided:
 
 
 class AttemptBoard:
-    def __init__(self, emit: Callable[[object], None]):
+    def __init__(self, emit: Emit):
         self._emit_fn = emit
         self.lock = threading.RLock()
         self._emit_lock = threading.RLock()
@@ -105,7 +104,7 @@ class AttemptBoard:
         self.open_attempt: int | None = None
 
     # -- out
-    def emit(self, event: object) -> None:
+    def emit(self, event: Handoff) -> None:
         try:
             self._emit_fn(event)
         except Exception:

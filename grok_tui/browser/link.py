@@ -34,7 +34,7 @@ from .network import GenerationWatch
 from .observer import SignalGate, merge_selectors
 from .page import Expect, Page, media_id_from_src, origin_of, post_id_from_url
 from .probe import Probe, ProbeReport
-from .signals import AttachInfo, Attached, AwaitingPermission, Disconnected, TabIdentity, TabsChanged
+from .signals import AttachInfo, Attached, AwaitingPermission, Emit, TabIdentity, TabLost, TabsChanged
 from .tabs import Tabs
 
 
@@ -45,7 +45,7 @@ class BrowserLink:
         host: str = "127.0.0.1",
         port: int = 9222,
         tab_match: str = "grok.com/imagine",
-        emit: Callable[[object], None],
+        emit: Emit,
         selectors: dict | None = None,
         call_timeout: float = 5.0,
         confirm_timeout: float = CONFIRM_TIMEOUT,
@@ -303,7 +303,7 @@ class BrowserLink:
     def _on_disconnect(self, reason: str) -> None:
         self.network.lost()
         self.board.log("WARN", f"browser connection lost: {reason}")
-        self.board.emit(Disconnected(reason))
+        self.board.emit(TabLost(reason))
 
     # ------------------------------------------------------------------ page reads and the click
 

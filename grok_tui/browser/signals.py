@@ -7,7 +7,9 @@ VideoSucceeded, ...) come from grok_tui.engine.events.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal, Union
+
+from ..engine.events import Event
 
 LinkLevel = Literal["DEBUG", "INFO", "WARN", "ERROR"]
 
@@ -71,7 +73,7 @@ class TabChanged:
 
 
 @dataclass(frozen=True)
-class Disconnected:
+class TabLost:
     """The tab or browser is gone (socket closed, tab closed/detached, crash). Re-attach to go on."""
 
     reason: str
@@ -137,6 +139,10 @@ class OptionsDiffer:
 
 
 LinkEvent = (
-    Attached | LinkLog | PageNotice | ClickPaused | TabChanged | Disconnected | SignalStats | AwaitingPermission | TabsChanged
+    Attached | LinkLog | PageNotice | ClickPaused | TabChanged | TabLost | SignalStats | AwaitingPermission | TabsChanged
     | VideoUrl | OptionsSeen | OptionsDiffer
 )
+
+# What the link hands the runner (its `emit`): engine events read off the page, and link events.
+Handoff = Union[Event, LinkEvent]
+Emit = Callable[[Handoff], None]

@@ -30,6 +30,7 @@ from .events import (
     SessionEnded,
     SessionSummary,
     SetAutoRetry,
+    SetTimings,
     SetTitle,
     StartSession,
     UserCancel,
@@ -39,6 +40,7 @@ from .events import (
 from .health import SignalHealth
 from .state import (
     LAYER_NAMES,
+    OUTCOME_MARKS,
     AttemptRecord,
     PersistentData,
     Phase,
@@ -46,6 +48,7 @@ from .state import (
     check_limit,
     classify_layer,
 )
+from .state import short_id as _short
 
 # The seed's guard for moderation signals that carry no attempt identity.
 MIN_MODERATION_GAP_S = 5.0
@@ -301,6 +304,15 @@ class SessionEngine:
             f"auto-retry {'on' if data.auto_retry_enabled else 'off'}, image {_short(data.original_media_id)}",
         )
         self._title()
+
+    def _on_SetTimings(self, ev: SetTimings) -> None:
+        if ev.timings == self.timings:
+            return
+        self.timings = t = ev.timings
+        if ev.note:
+            self._log("WARN", ev.note)
+        else:
+            self._log("DEBUG", f"pacing: cooldown {t.cooldown_s:g} s, next video {t.next_video_delay_s:g} s, timeout {t.session_timeout_s:g} s")
 
     def _on_RouteChanged(self, ev: RouteChanged) -> None:
         if ev.post_id == self.post_id:
@@ -650,7 +662,7 @@ class SessionEngine:
         s, p = self.session, self.persistent
         counts = f"🎬 {s.videos_generated}/{p.video_goal} · 🔄 {s.retry_count}/{p.max_retries}"
         if self.phase == Phase.ENDED:
-            mark = {"success": "✔", "failure": "✖", "cancelled": "■"}.get(s.last_session_outcome, "")
+            mark = OUTCOME_MARKS.get(s.last_session_outcome, "")
             return f"{mark} {s.last_session_outcome} {counts}"
         return counts
 
@@ -682,8 +694,3 @@ def _finite(value: object) -> float | None:
         return None
     return f if f - f == 0.0 else None  # nan - nan and inf - inf are nan
 
-
-def _short(ident: str | None) -> str:
-    if not ident:
-        return "–"
-    return ident[:8] + "…" if len(ident) > 9 else ident

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Union
 
 if TYPE_CHECKING:
+    from .engine import Timings
     from .state import PersistentData
 
 Source = Literal["network", "dom", "store", "postlist", "engine", "user", "test"]
@@ -134,6 +135,14 @@ class Configure:
 
 
 @dataclass(frozen=True)
+class SetTimings:
+    """New pacing: the page's address decides the floor (8 s against grok.com), known once attached."""
+
+    timings: "Timings"
+    note: str = ""  # why, for the log (logged as a warning when given)
+
+
+@dataclass(frozen=True)
 class Restore:
     """Stored settings for the attached post (the seed's PersistentData), applied between
     sessions only; whoever sends it has already let flags and environment win."""
@@ -179,6 +188,7 @@ Event = Union[
     SetAutoRetry,
     Configure,
     Restore,
+    SetTimings,
     RouteChanged,
     OptionsBlocked,
 ]

@@ -41,6 +41,26 @@ def classify_layer(percent: float) -> int:
 
 LAYER_NAMES = {1: "prompt filtering", 2: "model alignment", 3: "post-validation"}
 
+# One mark per outcome, of an attempt or a session: the titles, the screen and the export use it.
+OUTCOME_MARKS = {
+    "success": "✔",
+    "failure": "✖",
+    "moderated": "✖",
+    "cancelled": "■",
+    "rate_limited": "■",
+    "timeout": "■",
+    "click_failed": "■",
+    "running": "…",
+    "pending": "…",
+}
+
+
+def short_id(ident: str | None, n: int = 8) -> str:
+    """A post or image id cut to `n` characters for a log line or the header ("–" for none)."""
+    if not ident:
+        return "–"
+    return ident[:n] + "…" if len(ident) > n + 1 else ident
+
 
 @dataclass
 class AttemptRecord:

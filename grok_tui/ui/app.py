@@ -1,38 +1,42 @@
 """grok-tui's Textual app: renders the session runner's state and sends user intents to it.
 
-Dependencies are passed in (settings, store, runner); nothing is looked up. The
-runner calls `listener` on Textual's own loop; the app turns each notification
-into a typed message (messages.py) and renders from `runner.engine`.
+Dependencies are passed in (settings, store, the link factory, the clock); nothing is
+looked up. The app builds its runner with itself as the one listener; each notice
+(grok_tui.notices) arrives as a `RunnerNotice` message and the screen renders from
+`runner.engine`. `make_app` is the one place an app is built (CLI, tests, snapshots).
 """
 
 from __future__ import annotations
 
 import sys
 import time as _time
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Callable, Iterable, TypeVar
 
 from textual import on, work
 from textual.actions import SkipAction
-from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Footer, Input, TextArea
 from textual.worker import Worker, WorkerState
 
-from ..browser.signals import AwaitingPermission, TabsChanged
+from .. import notices as n
+from ..batch_runner import BatchQueue
+from ..browser.signals import AttachInfo, TabIdentity
 from ..engine import Phase
 from ..engine.events import Configure, ResetRetries, RetryNow, SetAutoRetry, UserCancel
-from ..runner import SessionRunner
-from ..settings import Settings
+from ..export import ExportError, export_dir, gather_from_runner, write_export
+from ..runner import CaptureError, SessionRunner
+from ..settings import Settings, state_dir
 from ..store import StateStore
-from . import messages as m
-from .commands import GrokCommands
-from .export import ExportError, export_dir, gather_from_runner, write_export
+from .actions import ACTIONS, bindings
+from .messages import RunnerNotice
 from .modals import HelpScreen, Limits, PromptScreen, SettingsScreen, TabsScreen
 from .themes import ThemeError, resolve_theme
 from .widgets import AttemptsTable, HeaderBar, LogPane, PromptPane, SessionPane
 
-__all__ = ["GrokApp", "ThemeError"]
+__all__ = ["GrokApp", "ThemeError", "make_app"]
 
 W = TypeVar("W")
 
@@ -46,47 +50,16 @@ class GrokApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "grok-tui"
-    COMMANDS = App.COMMANDS | {GrokCommands}
     ENABLE_COMMAND_PALETTE = True
-
-    BINDINGS = [
-        Binding("s", "start", "Start", id="start"),
-        Binding("c", "cancel", "Cancel", id="cancel"),
-        Binding("r", "reset_retries", "Reset", id="reset_retries"),
-        Binding("a", "toggle_auto_retry", "Auto", id="toggle_auto_retry"),
-        Binding("p", "edit_prompt", "Prompt", id="edit_prompt"),
-        Binding("g", "settings", "Goal", id="settings"),
-        Binding("e", "export", "Export", id="export"),
-        Binding("t", "tabs", "Tab", id="tabs"),
-        Binding("o", "open_downloads", "Files", id="open_downloads", show=False),
-        Binding("b", "queue", "Queue", id="queue"),
-        Binding("h", "history", "History", id="history"),
-        Binding("question_mark", "help", "Help", id="help", key_display="?"),
-        Binding("q", "quit", "Quit", id="quit", priority=True),
-    ]
-
-    HELP_ROWS = {
-        "start": "start a session (or retry now when a moderated attempt waits)",
-        "cancel": "cancel the running session",
-        "reset_retries": "set the retry counter back to 0",
-        "toggle_auto_retry": "turn auto-retry on or off",
-        "edit_prompt": "edit the prompt, or capture it from the page",
-        "settings": "video goal and max retries (1-50)",
-        "export": "export the session's log, attempts and summary",
-        "tabs": "show the matching page tabs",
-        "open_downloads": "open the folder of saved videos (or copy its path)",
-        "queue": "the batch queue: jobs (post x prompt) run one after another",
-        "history": "every recorded session: sort, filter (/), per prompt, charts; Enter for one",
-        "help": "this help",
-        "quit": "quit (the browser tab is left as it was)",
-    }
+    BINDINGS = bindings()
 
     def __init__(
         self,
         settings: Settings,
         store: StateStore,
-        runner: SessionRunner,
+        link_factory: Callable[..., Any],
         *,
+        clock: Callable[[], float] = _time.time,
         attach: bool = True,
         demo_autostart: bool = False,
         prompt: str | None = None,
@@ -96,14 +69,16 @@ class GrokApp(App):
         super().__init__()
         self.settings = settings
         self.store = store
-        self.runner = runner
+        # A second grok-tui on the same tab: this window only watches (on_busy="watch").
+        self.runner = SessionRunner(settings, store, link_factory, listener=self.notice, clock=clock, on_busy="watch")
         self.attach_on_mount = attach
         self.demo_autostart = demo_autostart
         self.prompt_override: str | None = prompt if prompt and prompt.strip() else None
         self.link_attached = False
         self.link_detail = "attaching…" if attach else "not attached"
-        self.link_info: Any = None
-        self.tab_identity: Any = None
+        self.link_info: AttachInfo | None = None
+        self.tab_identity: TabIdentity | None = None
+        self.signal_stats: n.SignalStats | None = None
         self.last_outcome: str | None = None
         self.last_export: tuple[Any, Any] | None = None
         self._view_pending = False
@@ -118,20 +93,16 @@ class GrokApp(App):
         self._last_log = 0.0  # time.monotonic() when log lines were last drawn
         self._clock: Any = None
         self._history: Any = None
-        runner.listener = self._forward
-        from ..batch_runner import BatchQueue
-
-        self.queue = BatchQueue(runner, store.directory, on_change=self._queue_changed, on_end=self._batch_over)
+        self.queue = BatchQueue(self.runner, store.directory, on_change=self._queue_changed, on_end=self._batch_over)
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
 
     # ------------------------------------------------------------ runner -> UI
 
-    def _forward(self, obj: object) -> None:
-        """The runner's listener (called on this app's loop): post a typed message."""
-        msg = m.to_message(obj)
-        if msg is not None:
-            self.post_message(msg)
+    def notice(self, notice: n.Notice) -> None:
+        """The runner's listener (called on this app's loop): the running queue's bookkeeping, then a message."""
+        self.queue.observe(notice)
+        self.post_message(RunnerNotice(notice))
 
     # ------------------------------------------------------------ layout
 
@@ -251,6 +222,7 @@ class GrokApp(App):
                 self.tab_identity,
                 engine.persistent.original_media_id,
                 engine,
+                self.signal_stats,
             )
             saves = self.runner.saves
             self.main_widget(SessionPane).show(
@@ -320,111 +292,101 @@ class GrokApp(App):
         else:
             self.schedule_view(due)  # with the repaint that falls due then
 
-    @on(m.RunnerLog)
-    def _on_log(self, msg: m.RunnerLog) -> None:
-        self._lines.append(msg.line)
-        self.schedule_view()  # every engine change logs a line (auto-retry, reset, ...)
+    @on(RunnerNotice)
+    def _on_notice(self, msg: RunnerNotice) -> None:
+        match msg.notice:
+            case n.LogLine() as line:
+                self._lines.append(line)
+                self.schedule_view()  # every engine change logs a line (auto-retry, reset, ...)
+            case n.SetTitle(text=text):
+                if text == self.sub_title:  # the engine repeats its title at every step
+                    return
+                # Without a repaint: no screen shows the sub-title (no Header), and assigning it would
+                # repaint the whole screen (App.sub_title is a repainting reactive).
+                self.set_reactive(App.sub_title, text)
+                self._write_terminal_title(f"grok-tui {text}")
+                self.schedule_view()
+            case n.Refused(message=message):
+                self.refuse(message)
+            case n.AttemptStarted(record=record) | n.ProgressChanged(record=record) | n.AttemptResolved(record=record):
+                # Drawn by the next repaint: each attempt's latest record only (progress every 20 ms is
+                # 10 redraws a second).
+                number = record.get("attempt")
+                if isinstance(msg.notice, n.AttemptStarted) and number == 1:  # a new session: a new table
+                    self._rows_reset = True
+                    self._rows.clear()
+                    self._files.clear()
+                self._rows[number] = record
+                self.schedule_view()
+            case n.PhaseChanged(phase=phase):
+                if phase == Phase.CLICKING and self.runner.engine.attempt_no == 1:
+                    self.last_outcome = None
+                self.schedule_view()
+            case n.Attached(info=info):
+                self.link_attached = True
+                self.link_detail = "watching read-only" if self.runner.read_only else "attached"
+                self.link_info, self.tab_identity = info, info.identity
+                self.schedule_view()
+            case n.AwaitingPermission() as waiting:
+                self.link_detail = "allow the connection in Chrome"  # in the header until the attach ends
+                self.notify(waiting.message.capitalize() + ".", title="Chrome is asking", timeout=waiting.wait_s or 30)
+                self.schedule_view()
+            case n.TabChanged(identity=identity):
+                self.tab_identity = identity
+                self.schedule_view()
+            case n.TabLost(reason=reason):
+                self.link_attached, self.link_detail = False, reason
+                self.schedule_view()
+            case n.TabsChanged(tabs=tabs):
+                if isinstance(self.screen, TabsScreen):
+                    self.screen.show(list(tabs))
+            case n.ClickPaused():
+                self.schedule_view()  # the link logged why; the log pane has the line
+            case n.SignalStats() as stats:
+                self.signal_stats = stats
+                self.schedule_view()
+            case n.OptionsDiffer(blocked=True, changes=changes):
+                self.notify(
+                    f"{changes}\nSet them back on the page, then press s.",
+                    title="Generation options changed: request not sent",
+                    severity="warning",
+                    timeout=20,
+                )
+                self.schedule_view()
+            case n.OptionsSeen() | n.OptionsDiffer():
+                self.schedule_view()
+            case n.DownloadStarted() | n.DownloadRetrying() | n.DownloadFinished():
+                self._show_download(msg.notice)
+            case n.SessionEnded(summary=s):
+                self.last_outcome = s.outcome
+                severity = {"success": "information", "failure": "error"}.get(s.outcome, "warning")
+                reason = s.extra.get("reason", "")
+                self.notify(
+                    f"{s.completedVideos}/{s.videoGoal} videos · retries {s.retriesAttempted}/{s.maxRetries} · "
+                    f"credits {s.creditsUsed} · L1 {s.layer1Failures} · L2 {s.layer2Failures} · L3 {s.layer3Failures}"
+                    + (f"\n{reason}" if reason else ""),
+                    title=f"Session {s.outcome}",
+                    severity=severity,
+                    timeout=10,
+                )
+                self.refresh_view()
+            case n.JobStarted() | n.JobPaused() | n.JobEnded() | n.BatchChanged() | n.BatchNote() | n.BatchEnded():
+                pass  # the queue's own listener has them (grok_tui.batch_runner.BatchQueue)
 
-    @on(m.TitleChanged)
-    def _on_title(self, msg: m.TitleChanged) -> None:
-        if msg.text == self.sub_title:  # the engine repeats its title at every step
-            return
-        # Without a repaint: no screen shows the sub-title (no Header), and assigning it would
-        # repaint the whole screen (App.sub_title is a repainting reactive).
-        self.set_reactive(App.sub_title, msg.text)
-        self._write_terminal_title(f"grok-tui {msg.text}")
-        self.schedule_view()
-
-    @on(m.ActionRefused)
-    def _on_refused(self, msg: m.ActionRefused) -> None:
-        self.notify(msg.message, title="Not now", severity="warning")
-
-    @on(m.AttemptChanged)
-    def _on_attempt(self, msg: m.AttemptChanged) -> None:
-        """Drawn by the next repaint: each attempt's latest record only (progress every 20 ms is 10 redraws a second)."""
-        number = msg.record.get("attempt")
-        if msg.change == "started" and number == 1:  # a new session: a new table
-            self._rows_reset = True
-            self._rows.clear()
-            self._files.clear()
-        self._rows[number] = msg.record
-        self.schedule_view()
-
-    @on(m.PhaseUpdated)
-    def _on_phase(self, msg: m.PhaseUpdated) -> None:
-        if msg.phase == Phase.CLICKING and self.runner.engine.attempt_no == 1:
-            self.last_outcome = None
-        self.schedule_view()
-
-    @on(m.LinkStatus)
-    def _on_link(self, msg: m.LinkStatus) -> None:
-        self.link_attached, self.link_detail = msg.attached, msg.detail
-        if msg.info is not None:
-            self.link_info = msg.info
-            self.tab_identity = getattr(msg.info, "identity", self.tab_identity)
-        self.schedule_view()
-
-    @on(m.TabIdentityChanged)
-    def _on_tab(self, msg: m.TabIdentityChanged) -> None:
-        self.tab_identity = msg.identity
-        self.schedule_view()
-
-    @on(m.LinkEvent)
-    def _on_link_event(self, msg: m.LinkEvent) -> None:
-        if isinstance(msg.event, TabsChanged):
-            if isinstance(self.screen, TabsScreen):
-                self.screen.show(list(msg.event.tabs))
-        elif isinstance(msg.event, AwaitingPermission):
-            self.link_detail = "allow the connection in Chrome"  # in the header until the attach ends
-            self.notify(msg.event.message.capitalize() + ".", title="Chrome is asking", timeout=msg.event.wait_s or 30)
-            self.schedule_view()
-
-    @on(m.SessionFinished)
-    def _on_finished(self, msg: m.SessionFinished) -> None:
-        s = msg.summary
-        self.last_outcome = s.outcome
-        severity = {"success": "information", "failure": "error"}.get(s.outcome, "warning")
-        reason = s.extra.get("reason", "")
-        self.notify(
-            f"{s.completedVideos}/{s.videoGoal} videos · retries {s.retriesAttempted}/{s.maxRetries} · "
-            f"credits {s.creditsUsed} · L1 {s.layer1Failures} · L2 {s.layer2Failures} · L3 {s.layer3Failures}"
-            + (f"\n{reason}" if reason else ""),
-            title=f"Session {s.outcome}",
-            severity=severity,
-            timeout=10,
-        )
-        self.refresh_view()
-
-    @on(m.DownloadChanged)
-    def _on_download(self, msg: m.DownloadChanged) -> None:
-        from ..saving import DownloadFinished, DownloadRetrying, DownloadStarted
-
-        n = msg.notice
-        if isinstance(n, DownloadStarted):
-            self._files[n.attempt] = "⇣ saving…"
-        elif isinstance(n, DownloadRetrying):
-            self._files[n.attempt] = f"⇣ retry {n.tries}"
-        elif isinstance(n, DownloadFinished):
-            r = n.result
-            if r.ok and r.path:
+    def _show_download(self, notice: n.DownloadNotice) -> None:
+        """A video saving, retried, saved or failed: in its attempt's row with the next repaint."""
+        match notice:
+            case n.DownloadStarted(attempt=attempt):
+                self._files[attempt] = "⇣ saving…"
+            case n.DownloadRetrying(attempt=attempt, tries=tries):
+                self._files[attempt] = f"⇣ retry {tries}"
+            case n.DownloadFinished(attempt=attempt, result=r) if r.ok and r.path:
                 name = r.path.rsplit("/", 1)[-1]
-                self._files[n.attempt] = "💾 " + (name if len(name) <= 26 else "…" + name[-25:])
-            else:
-                self._files[n.attempt] = "✖ not saved"
+                self._files[attempt] = "💾 " + (name if len(name) <= 26 else "…" + name[-25:])
+            case n.DownloadFinished(attempt=attempt, result=r):
+                self._files[attempt] = "✖ not saved"
                 self.notify(str(r.reason), title=f"Video {r.job.number} not saved", severity="error", timeout=10)
         self.schedule_view()  # the file in its row with the next repaint, the saved count in the session pane
-
-    @on(m.OptionsChanged)
-    def _on_options(self, msg: m.OptionsChanged) -> None:
-        n = msg.notice
-        if type(n).__name__ == "OptionsDiffer" and getattr(n, "blocked", False):
-            self.notify(
-                f"{n.changes}\nSet them back on the page, then press s.",
-                title="Generation options changed: request not sent",
-                severity="warning",
-                timeout=20,
-            )
-        self.schedule_view()
 
     def _write_terminal_title(self, text: str) -> None:
         if self.is_headless or not sys.__stdout__ or not sys.__stdout__.isatty():
@@ -450,28 +412,21 @@ class GrokApp(App):
     def refuse(self, message: str) -> None:
         self.notify(message, title="Not now", severity="warning")
 
-    async def action_start(self) -> None:
-        phase = self.runner.engine.phase
-        if phase == Phase.MANUAL_WAIT:
-            self.runner.submit(RetryNow())
-            return
-        if phase.active:
-            self.refuse("A session is already running; cancel it first.")
-            return
-        if not self.runner.attached:
-            self.refuse("Not attached to Chrome: a session needs the Grok tab.")
+    def action_start(self) -> None:
+        if self.runner.engine.phase == Phase.MANUAL_WAIT:
+            self.action_retry_now()  # `s` is also the way forward when auto-retry is off
             return
         self.run_worker(self._start_session(), name="start", group="start", exclusive=True, exit_on_error=False)
 
     async def _start_session(self) -> None:
         await self.runner.start_session(self.prompt_override)
 
+    def action_retry_now(self) -> None:
+        self.runner.submit(RetryNow())
+
     def action_cancel(self) -> None:
         if self.queue.running:  # the running job is recorded cancelled and the queue stops
             self.queue.stop()
-            return
-        if not self.runner.engine.phase.active:
-            self.refuse("No session is running.")
             return
         self.runner.submit(UserCancel())
 
@@ -501,12 +456,10 @@ class GrokApp(App):
         self.run_worker(self._capture(), name="capture prompt", group="capture", exclusive=True, exit_on_error=False)
 
     async def _capture(self) -> None:
-        if self.runner.link is None:
-            self.refuse("Not attached to Chrome: nothing to capture.")
-            return
-        text = await self.runner.capture_prompt()
-        if not (text or "").strip():
-            self.refuse("The page's editor is empty.")
+        try:
+            text = await self.runner.page_prompt()
+        except CaptureError as exc:
+            self.refuse(str(exc))
             return
         self.set_prompt(text)
         self.notify(f"{len(text)} characters from the page.", title="Prompt captured")
@@ -569,16 +522,22 @@ class GrokApp(App):
         notify("grok-tui batch", text)
 
     def action_help(self) -> None:
-        rows: list[tuple[str, str]] = []
-        bindings = {b.id: b for b in self.BINDINGS if isinstance(b, Binding)}
-        for bid, text in self.HELP_ROWS.items():
-            keys = self._keys_for(bid) or (bindings[bid].key_display or bindings[bid].key)
-            rows.append((keys, text))
+        rows = [(self._keys_for(a.id) or a.key_display or a.key, a.help) for a in ACTIONS if a.key is not None]
         self.push_screen(HelpScreen(rows))
 
     def _keys_for(self, binding_id: str) -> str:
+        """The keys bound to `binding_id` now (after [keymap]), as the footer shows them."""
         keys = [k for k, ab in self.active_bindings.items() if ab.binding.id == binding_id]
         return ", ".join(self.get_key_display(self.active_bindings[k].binding) for k in keys)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette: the actions that fit the state now, then the themes."""
+        for a in ACTIONS:
+            if a.when(self):
+                yield SystemCommand(a.title, a.help[:1].upper() + a.help[1:], partial(self.run_action, a.id))
+        for name in self.theme_names():
+            if name != self.theme:
+                yield SystemCommand(f"theme: {name}", "Switch to this theme", partial(self.set_theme, name))
 
     def action_export(self) -> None:
         try:
@@ -597,6 +556,11 @@ class GrokApp(App):
             return
         self.last_export = (jpath, tpath)
         self.call_from_thread(self.notify, f"{jpath}\n{tpath}", title="Logs exported", timeout=10)
+
+    def action_page_check(self) -> None:
+        from .doctor import open_doctor
+
+        open_doctor(self)
 
     def action_open_downloads(self) -> None:
         folder = self.runner.saves.folder or self.settings.downloads_path()
@@ -650,3 +614,33 @@ def open_folder(folder: Any) -> str | None:
     except OSError:
         return None
     return opener
+
+
+def make_app(
+    settings: Settings,
+    *,
+    store: StateStore | None = None,
+    link_factory: Callable[..., Any] | None = None,
+    clock: Callable[[], float] = _time.time,
+    attach: bool = True,
+    demo_autostart: bool = False,
+    prompt: str | None = None,
+) -> GrokApp:
+    """The one way to build the app: the CLI, the tests and the snapshot tests all come here.
+
+    `store` defaults to the state dir's store, `link_factory` to the real BrowserLink.
+    Raises ThemeError for an unknown or invalid theme.
+    """
+    if link_factory is None:
+        from ..browser.link import BrowserLink
+
+        link_factory = BrowserLink
+    return GrokApp(
+        settings,
+        store if store is not None else StateStore(state_dir()),
+        link_factory,
+        clock=clock,
+        attach=attach,
+        demo_autostart=demo_autostart,
+        prompt=prompt,
+    )

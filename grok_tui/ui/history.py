@@ -42,7 +42,7 @@ from ..history import (
     shorten,
     totals,
 )
-from .export import read_log
+from ..export import read_log
 from .render import esc
 from .widgets import AttemptsTable
 

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 
 from ..engine.state import LIMIT_MAX, LIMIT_MIN
+from ..runner import CaptureError
 from .render import esc
 
 
@@ -58,17 +59,11 @@ class PromptScreen(ModalScreen[str | None]):
     @work(exclusive=True, group="capture", exit_on_error=False)
     async def capture(self) -> None:
         err = self.query_one("#prompt-error", Label)
-        if self._runner.link is None:
-            err.update("Not attached to Chrome: nothing to capture.")
-            return
         err.update("reading the page's editor…")
         try:
-            text = await self._runner.capture_prompt()
-        except Exception as exc:  # the link's BrowserError: one sentence
-            err.update(f"Could not read the page: {exc}")
-            return
-        if not (text or "").strip():
-            err.update("The page's editor is empty.")
+            text = await self._runner.page_prompt()
+        except CaptureError as exc:
+            err.update(str(exc))
             return
         self.query_one(TextArea).text = text
         err.update("captured from the page")
@@ -141,7 +136,7 @@ class TabsScreen(ModalScreen[str | None]):
     def __init__(self, runner: Any) -> None:
         super().__init__(classes="modal")
         self._runner = runner
-        self._ids: list[str | None] = []
+        self.target_ids: list[str | None] = []  # the listed tabs, in order
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="tabs-dialog") as box:
@@ -164,8 +159,8 @@ class TabsScreen(ModalScreen[str | None]):
     @on(OptionList.OptionSelected, "#tabs-list")
     def _picked(self, event: OptionList.OptionSelected) -> None:
         index = event.option_index
-        if 0 <= index < len(self._ids):
-            self.dismiss(self._ids[index])
+        if 0 <= index < len(self.target_ids):
+            self.dismiss(self.target_ids[index])
 
     @work(exclusive=True, group="tabs", exit_on_error=False)
     async def load(self) -> None:
@@ -184,17 +179,17 @@ class TabsScreen(ModalScreen[str | None]):
         """List the matching tabs (on open, and again whenever one opens, closes or changes URL)."""
         options = self.query_one("#tabs-list", OptionList)
         was = options.highlighted
-        keep = self._ids[was] if was is not None and 0 <= was < len(self._ids) else None
+        keep = self.target_ids[was] if was is not None and 0 <= was < len(self.target_ids) else None
         current = getattr(self._runner.info, "target_id", None)
         options.clear_options()
-        self._ids = []
+        self.target_ids = []
         for t in tabs:
             tid, url, title = t["id"], t["url"], t["title"]
             mark = "●" if tid == current else "○"
-            self._ids.append(tid)
+            self.target_ids.append(tid)
             options.add_option(f"{mark} {esc(title)} — {esc(url)}")
-        if keep in self._ids:
-            options.highlighted = self._ids.index(keep)
+        if keep in self.target_ids:
+            options.highlighted = self.target_ids.index(keep)
         self.query_one("#tabs-note", Static).update(
             f"{len(tabs)} tab(s) match {self._runner.settings.tab!r}; ● is the attached one. Enter attaches to another."
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import Phase
+from ..engine.state import OUTCOME_MARKS, short_id
 
 OUTCOME_STYLE = {"success": "$success", "failure": "$error", "cancelled": "$warning"}
-OUTCOME_MARK = {"success": "✔", "failure": "✖", "cancelled": "■"}
 
 
 def esc(text: object) -> str:
@@ -18,12 +18,6 @@ def esc(text: object) -> str:
 def mmss(seconds: float) -> str:
     s = max(0, int(seconds + 0.999))  # round up: "in 0:01" until it is due
     return f"{s // 60}:{s % 60:02d}"
-
-
-def short_id(ident: str | None, n: int = 8) -> str:
-    if not ident:
-        return "–"
-    return ident[:n] + "…" if len(ident) > n + 1 else ident
 
 
 def counts_text(engine: Any) -> str:
@@ -42,7 +36,7 @@ def status_markup(engine: Any, now: float) -> str:
         outcome = summary.outcome if summary else s.last_session_outcome
         style = OUTCOME_STYLE.get(outcome, "$text")
         reason = (summary.extra.get("reason") if summary else "") or ""
-        return f"[b {style}]{OUTCOME_MARK.get(outcome, '')} {outcome.upper()}[/] · {esc(reason)}"
+        return f"[b {style}]{OUTCOME_MARKS.get(outcome, '')} {outcome.upper()}[/] · {esc(reason)}"
     nxt = engine.next_action
     if phase in (Phase.RETRY_WAIT, Phase.NEXT_VIDEO) and nxt:
         label, at = nxt
@@ -132,8 +126,10 @@ def browser_version(info: Any) -> str:
     return raw or "Chrome ?"
 
 
-def connection_markup(attached: bool, detail: str, info: Any, identity: Any, media_id: str | None) -> tuple[str, str]:
-    """Two lines for the header: (browser + state + tab title, tab url + ids)."""
+def connection_markup(
+    attached: bool, detail: str, info: Any, identity: Any, media_id: str | None, stats: Any = None
+) -> tuple[str, str]:
+    """Two lines for the header: (browser + state + tab title, tab url + ids [+ page signals dropped])."""
     if not attached:
         line1 = f"[b]grok-tui[/] ─ [b $error]○ not attached[/] · {esc(detail or 'no browser')}"
         return line1, "[$text-muted]start Chrome with `grok-tui chrome`, then restart grok-tui[/]"
@@ -152,4 +148,6 @@ def connection_markup(attached: bool, detail: str, info: Any, identity: Any, med
     endpoint = str(getattr(info, "endpoint", "") or "")
     if endpoint:  # where the browser was found: host:port via DevToolsActivePort / --cdp-url / ...
         line2 += f" · [$text-muted]{esc(endpoint)}[/]"
+    if stats is not None and stats.dropped:
+        line2 += f" · [$warning]{stats.dropped} junk page signal(s) dropped[/]"
     return line1, line2

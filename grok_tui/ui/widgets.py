@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, RichLog, Static
 
 from ..engine.events import LogLine
+from ..export import COLUMNS, attempt_row, outcome_text
 from .lines import LineBar, LineTable, SteadyScroll
-from .export import OUTCOME_MARKS, attempt_row
 from .render import (
     attempt_markup,
     connection_markup,
@@ -81,8 +81,10 @@ class HeaderBar(Horizontal):
             yield Static("", id="conn-line2", markup=True)
         yield Static("", id="counts")
 
-    def show(self, attached: bool, detail: str, info: Any, identity: Any, media_id: str | None, engine: Any) -> None:
-        l1, l2 = connection_markup(attached, detail, info, identity, media_id)
+    def show(
+        self, attached: bool, detail: str, info: Any, identity: Any, media_id: str | None, engine: Any, stats: Any = None
+    ) -> None:
+        l1, l2 = connection_markup(attached, detail, info, identity, media_id, stats)
         for wid, text in (("conn-line1", l1), ("conn-line2", l2), ("counts", counts_text(engine))):
             if set_text(self.query_one(f"#{wid}", Static), self._shown.get(wid), text):
                 self._shown[wid] = text
@@ -153,7 +155,7 @@ class PromptPane(Static):
 class AttemptsTable(LineTable):
     """One row per attempt of the current session, newest visible."""
 
-    COLUMNS = ("#", "started", "outcome", "max %", "layer", "took", "video")
+    COLUMNS = COLUMNS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -163,7 +165,7 @@ class AttemptsTable(LineTable):
         cells: list[Any] = list(attempt_row(rec, video_chars=4))
         outcome = str(rec.get("outcome"))
         color = theme_color(self, OUTCOME_VARS.get(outcome, "foreground"))
-        cells[2] = Text(OUTCOME_MARKS.get(outcome, outcome), style=color)
+        cells[2] = Text(outcome_text(outcome), style=color)
         if outcome in ("pending", "running"):
             cells[5] = "…"
         file = self._files.get(str(rec.get("attempt")))

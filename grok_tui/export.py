@@ -1,8 +1,9 @@
-"""Log export: the current or last session's full log, attempt table and summary.
+"""Export a session (the current or the last recorded one): its full log, attempts table and summary, as files.
 
-Pure functions, no Textual: the headless mode reuses them. Every exported line
-goes through `grok_tui.redact.redact`. Files are written with mode 0600 as a
-timestamped pair `grok-tui-session-YYYYmmdd-HHMMSS.json` / `.txt`.
+Pure functions, no Textual: the UI's `e` and the headless run use them. Every exported
+line goes through `grok_tui.redact.redact`. Files are written with mode 0600 as a
+timestamped pair `grok-tui-session-YYYYmmdd-HHMMSS.json` / `.txt`. The attempts
+table's columns (`COLUMNS`, `attempt_row`) are the screen's too.
 """
 
 from __future__ import annotations
@@ -14,21 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..redact import redact
-from ..settings import data_dir
+from .engine.state import OUTCOME_MARKS
+from .redact import redact
+from .settings import data_dir
 
 PREFIX = "grok-tui-session-"
 
-OUTCOME_MARKS = {
-    "success": "✔ success",
-    "moderated": "✖ moderated",
-    "running": "… running",
-    "pending": "… pending",
-    "rate_limited": "■ rate limit",
-    "timeout": "■ timeout",
-    "cancelled": "■ cancelled",
-    "click_failed": "■ click failed",
-}
+# The attempts table, in the export's text and on the screen.
+COLUMNS = ("#", "started", "outcome", "max %", "layer", "took", "video")
+_OUTCOME_WORDS = {"rate_limited": "rate limit", "click_failed": "click failed"}
+
+
+def outcome_text(outcome: object) -> str:
+    """An attempt's outcome with its mark: "✔ success", "■ rate limit", ..."""
+    word = str(outcome)
+    mark = OUTCOME_MARKS.get(word)
+    return f"{mark} {_OUTCOME_WORDS.get(word, word)}" if mark else word
 
 
 class ExportError(Exception):
@@ -130,7 +132,7 @@ def attempt_row(rec: dict, video_chars: int | None = None) -> list[str]:
     return [
         str(rec.get("attempt", "?")),
         _clock(rec.get("startedAt")),
-        OUTCOME_MARKS.get(str(rec.get("outcome")), str(rec.get("outcome"))),
+        outcome_text(rec.get("outcome")),
         f"{float(rec.get('maxProgress') or 0):.0f}",
         str(rec["layer"]) if rec.get("layer") else "–",
         f"{took:.0f} s" if isinstance(took, (int, float)) else "–",
@@ -159,7 +161,7 @@ def render_text(data: SessionExport, exported_at: float) -> str:
         lines += ["", "Prompt", "  " + data.prompt]
     options = data.extra.get("options") or (s or {}).get("options")
     if options:
-        from ..browser.options import summary as options_summary
+        from .browser.options import summary as options_summary
 
         lines += ["", "Generation options (first attempt)", "  " + options_summary(options)]
     saved = data.extra.get("downloads") or []
@@ -169,9 +171,8 @@ def render_text(data: SessionExport, exported_at: float) -> str:
             what = d.get("path") if d.get("path") else f"not saved: {d.get('error')}"
             lines.append(f"  {str(d.get('videoId'))[:8]}  {what}")
     lines += ["", "Attempts"]
-    header = ["#", "started", "outcome", "max %", "layer", "took", "video"]
-    rows = [header] + [attempt_row(a) for a in data.attempts]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    rows = [list(COLUMNS)] + [attempt_row(a) for a in data.attempts]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     for r in rows:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     lines += ["", f"Log ({len(data.log_lines)} lines)"]
