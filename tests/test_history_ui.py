@@ -255,6 +255,32 @@ async def test_detail_without_downloads_says_so(seen, tmp_path, records):
         assert any(n.title == "Nothing to open" for n in seen.notifications())
 
 
+async def test_main_screen_keys_do_nothing_on_the_history_screens(seen, tmp_path, records):
+    """On History and on a session's detail, s / e / p / g / t / b / o are not the main screen's; `s` sorts on History."""
+    app = make_app(tmp_path)  # not attached: on the main screen, `s` is refused with a sentence
+    async with app.run_test(size=(160, 48), message_hook=seen) as pilot:
+        screen = await open_history(pilot)
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, SessionDetailScreen))
+        detail = app.screen
+        assert "session: start" not in [c.title for c in app.get_system_commands(detail)]
+        for key in "secpgtbrah":
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        assert app.screen is detail and app.last_export is None and seen.notes() == []
+        assert app.runner.engine.phase.value == "idle" and not app.runner.records
+        await pilot.press("escape")
+        await _until(pilot, lambda: app.screen is screen)
+        before = (table(screen, "sessions").sort_key, table(screen, "sessions").reverse)
+        await pilot.press("s")  # History's own key
+        await _until(pilot, lambda: (table(screen, "sessions").sort_key, table(screen, "sessions").reverse) != before)
+        assert seen.notes() == []
+        await pilot.press("escape")
+        await _until(pilot, lambda: not isinstance(app.screen, HistoryScreen))
+        await pilot.press("s")  # the main screen's start: refused, not attached
+        await _until(pilot, lambda: any("Not attached" in note for note in seen.notes("warning")))
+
+
 async def test_corrupt_lines_are_skipped_and_counted_and_new_sessions_appear(tmp_path, records):
     app = make_app(tmp_path)
     async with app.run_test(size=(160, 40)) as pilot:

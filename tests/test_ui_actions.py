@@ -1,12 +1,15 @@
-"""The one table of actions (grok_tui.ui.actions) makes the bindings, the help screen and the palette."""
+"""The one table of actions (grok_tui.ui.actions) makes the bindings, the help screen and the palette; the footer fits."""
 
 from __future__ import annotations
+
+from textual.widgets._footer import FooterKey
 
 from grok_tui.settings import Settings
 from grok_tui.store import StateStore
 from grok_tui.ui.actions import ACTIONS
 from grok_tui.ui.app import make_app
 from grok_tui.ui.modals import HelpScreen
+from grok_tui.ui.queue import QueueScreen
 
 from browser_rig import wait_until
 
@@ -38,3 +41,23 @@ async def test_bindings_help_and_palette_come_from_the_table(tmp_path):
         shown = " ".join(str(s.render()) for s in app.screen.query("Static"))
         for a in keyed:
             assert a.help in shown, a.id
+
+
+async def test_footer_keeps_quit_at_100_columns(tmp_path):
+    """The palette hint docks over the footer's right end: `q Quit` ends before it, on every screen."""
+    app = new_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+
+        def footer() -> dict[str, FooterKey]:
+            return {k.description: k for k in app.screen.query(FooterKey) if k.region.width}
+
+        for screen in ("main", "queue"):
+            if screen == "queue":
+                await pilot.press("b")
+                await wait_until(pilot, lambda: isinstance(app.screen, QueueScreen), what="the queue")
+                await pilot.pause(0.3)
+            keys = footer()
+            assert {"Quit", "Help", "palette"} <= set(keys), screen
+            assert keys["Quit"].region.right <= keys["palette"].region.x, screen
+            assert keys["Start"].region.right <= keys["palette"].region.x, screen

@@ -30,7 +30,7 @@ from ..export import ExportError, export_dir, gather_from_runner, write_export
 from ..runner import CaptureError, SessionRunner
 from ..settings import Settings, state_dir
 from ..store import StateStore
-from .actions import ACTIONS, bindings
+from .actions import ACTIONS, BY_ID, bindings
 from .messages import RunnerNotice
 from .modals import HelpScreen, Limits, PromptScreen, SettingsScreen, TabsScreen
 from .themes import ThemeError, resolve_theme
@@ -412,6 +412,18 @@ class GrokApp(App):
     def refuse(self, message: str) -> None:
         self.notify(message, title="Not now", severity="warning")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A main-screen action does nothing (and leaves the footer) while the Queue or History screen is up."""
+        row = BY_ID.get(action)
+        if row is not None and row.main_screen and not self.on_main_screen():
+            return False
+        return True
+
+    def on_main_screen(self) -> bool:
+        """The main screen is the one shown (a modal over it, such as the palette, counts as over it)."""
+        under = next((s for s in reversed(self.screen_stack) if not s.is_modal), None)
+        return under is None or under is self.screen_stack[0]
+
     def action_start(self) -> None:
         if self.runner.engine.phase == Phase.MANUAL_WAIT:
             self.action_retry_now()  # `s` is also the way forward when auto-retry is off
@@ -531,9 +543,10 @@ class GrokApp(App):
         return ", ".join(self.get_key_display(self.active_bindings[k].binding) for k in keys)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The palette: the actions that fit the state now, then the themes."""
+        """The palette: the actions that fit the state (and the screen) now, then the themes."""
+        on_main = self.on_main_screen()
         for a in ACTIONS:
-            if a.when(self):
+            if (on_main or not a.main_screen) and a.when(self):
                 yield SystemCommand(a.title, a.help[:1].upper() + a.help[1:], partial(self.run_action, a.id))
         for name in self.theme_names():
             if name != self.theme:

@@ -66,8 +66,8 @@ class QueueScreen(Screen):
         Binding("a", "add", "Add job", id="queue.add"),
         Binding("l", "load", "Load file", id="queue.load"),
         Binding("x,delete", "remove", "Remove", id="queue.remove"),
-        Binding("K,shift+up", "move(-1)", "Up", id="queue.up", key_display="K"),
-        Binding("J,shift+down", "move(1)", "Down", id="queue.down", key_display="J"),
+        Binding("K,shift+up", "move(-1)", "Up", id="queue.up", key_display="K", show=False),  # said in the table's
+        Binding("J,shift+down", "move(1)", "Down", id="queue.down", key_display="J", show=False),  # border (footer room)
         Binding("s", "start", "Start", id="queue.start"),
         Binding("p", "pause", "Pause", id="queue.pause"),
         Binding("c", "stop", "Stop", id="queue.stop"),
@@ -88,6 +88,7 @@ class QueueScreen(Screen):
         yield Static("", id="queue-note")
         table = DataTable(id="queue-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "Queue"
+        table.border_subtitle = "K / J move the selected job up / down"
         yield table
         yield Footer()
 
