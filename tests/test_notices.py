@@ -171,3 +171,22 @@ def test_no_untyped_listener_or_name_dispatch_left():
     assert not re.search(r"\.__name__\s*(==|!=|in\s)", text)  # type(x).__name__ == "LinkLog"
     assert not re.search(r"^\s*\w+\s*=\s*type\(\w+\)\.__name__\s*$", text, re.M)  # name = type(x).__name__
     assert not re.search(r"Callable\[\[object\],\s*None\]", text)
+
+
+async def test_the_app_hears_the_runner_from_its_first_notice(tmp_path):
+    """The runner restores the stored settings while it is built, inside the app's own __init__: that
+    first notice already reaches the app (no listener is swapped in afterwards)."""
+    from grok_tui.ui.app import make_app
+    from grok_tui.ui.messages import RunnerNotice
+
+    StateStore(tmp_path / "state").save_persistent(PersistentData(last_prompt_value="a fox", max_retries=7), None)
+    lines: list[str] = []
+
+    def hook(message):
+        if isinstance(message, RunnerNotice) and isinstance(message.notice, n.LogLine):
+            lines.append(message.notice.message)
+
+    app = make_app(Settings(), store=StateStore(tmp_path / "state"), attach=False)
+    assert app.runner.engine.persistent.max_retries == 7
+    async with app.run_test(size=(110, 34), message_hook=hook) as pilot:
+        await wait_until(pilot, lambda: any(line.startswith("stored settings loaded") for line in lines), what="it")

@@ -69,6 +69,7 @@ class GrokApp(App):
         super().__init__()
         self.settings = settings
         self.store = store
+        self.queue: BatchQueue | None = None  # built with the runner; the runner already tells notices as it restores
         # A second grok-tui on the same tab: this window only watches (on_busy="watch").
         self.runner = SessionRunner(settings, store, link_factory, listener=self.notice, clock=clock, on_busy="watch")
         self.attach_on_mount = attach
@@ -101,7 +102,8 @@ class GrokApp(App):
 
     def notice(self, notice: n.Notice) -> None:
         """The runner's listener (called on this app's loop): the running queue's bookkeeping, then a message."""
-        self.queue.observe(notice)
+        if self.queue is not None:
+            self.queue.observe(notice)
         self.post_message(RunnerNotice(notice))
 
     # ------------------------------------------------------------ layout
