@@ -169,6 +169,7 @@ def _inside_engine(node: ast.expr) -> bool:
 def test_no_untyped_listener_or_name_dispatch_left():
     text = "\n".join(p.read_text(encoding="utf-8") for p in PKG.rglob("*.py"))
     assert not re.search(r"\.__name__\s*(==|!=|in\s)", text)  # type(x).__name__ == "LinkLog"
+    assert "getattr(self, \"_on_\" + type(" not in text  # a handler looked up by the class name
     assert not re.search(r"^\s*\w+\s*=\s*type\(\w+\)\.__name__\s*$", text, re.M)  # name = type(x).__name__
     assert not re.search(r"Callable\[\[object\],\s*None\]", text)
 
@@ -190,3 +191,18 @@ async def test_the_app_hears_the_runner_from_its_first_notice(tmp_path):
     assert app.runner.engine.persistent.max_retries == 7
     async with app.run_test(size=(110, 34), message_hook=hook) as pilot:
         await wait_until(pilot, lambda: any(line.startswith("stored settings loaded") for line in lines), what="it")
+
+
+def test_the_engine_dispatches_every_event_by_type():
+    """SessionEngine.handle matches on the event's class (no method looked up by name): one case per Event."""
+    from grok_tui.engine import engine as engine_module
+    from grok_tui.engine.events import Event
+
+    cases = set(re.findall(r"^\s+case (\w+)\(\):$", Path(engine_module.__file__).read_text(encoding="utf-8"), re.M))
+    assert {cls.__name__ for cls in typing.get_args(Event)} <= cases
+    try:
+        SessionEngine().handle(object(), 1.0)  # type: ignore[arg-type]
+    except TypeError as exc:
+        assert "unknown event" in str(exc)
+    else:
+        raise AssertionError("an unknown event was taken")

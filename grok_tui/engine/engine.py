@@ -101,10 +101,43 @@ class SessionEngine:
         """Apply one event that happened at `now` (epoch seconds); return the commands it causes."""
         self._now = now
         self._fire_due(now)
-        handler = getattr(self, "_on_" + type(event).__name__, None)
-        if handler is None:
-            raise TypeError(f"unknown event {event!r}")
-        handler(event)
+        match event:
+            case StartSession():
+                self._on_StartSession(event)
+            case ClickSent():
+                self._on_ClickSent(event)
+            case ClickFailed():
+                self._on_ClickFailed(event)
+            case AttemptProgress():
+                self._on_AttemptProgress(event)
+            case VideoSucceeded():
+                self._on_VideoSucceeded(event)
+            case VideoModerated():
+                self._on_VideoModerated(event)
+            case RateLimited():
+                self._on_RateLimited(event)
+            case UserCancel():
+                self._on_UserCancel(event)
+            case BrowserLost():
+                self._on_BrowserLost(event)
+            case ResetRetries():
+                self._on_ResetRetries(event)
+            case RetryNow():
+                self._on_RetryNow(event)
+            case SetAutoRetry():
+                self._on_SetAutoRetry(event)
+            case Configure():
+                self._on_Configure(event)
+            case Restore():
+                self._on_Restore(event)
+            case SetTimings():
+                self._on_SetTimings(event)
+            case RouteChanged():
+                self._on_RouteChanged(event)
+            case OptionsBlocked():
+                self._on_OptionsBlocked(event)
+            case _:
+                raise TypeError(f"unknown event {event!r} (not one of grok_tui.engine.events.Event)")
         return self._flush()
 
     def advance(self, now: float) -> list[Command]:
@@ -148,13 +181,7 @@ class SessionEngine:
         if not prompt.strip():
             self._refuse("The prompt is empty; type or capture a prompt before starting.")
             return
-        try:
-            if ev.video_goal is not None:
-                check_limit("video_goal", ev.video_goal)
-            if ev.max_retries is not None:
-                check_limit("max_retries", ev.max_retries)
-        except ValueError as exc:
-            self._refuse(str(exc))
+        if not self._limits_ok(ev.video_goal, ev.max_retries):
             return
         p = self.persistent
         self.session_no += 1
@@ -251,13 +278,7 @@ class SessionEngine:
     def _on_Configure(self, ev: Configure) -> None:
         """All or nothing: a refused Configure changes nothing."""
         p, s = self.persistent, self.session
-        try:
-            if ev.max_retries is not None:
-                check_limit("max_retries", ev.max_retries)
-            if ev.video_goal is not None:
-                check_limit("video_goal", ev.video_goal)
-        except ValueError as exc:
-            self._refuse(str(exc))
+        if not self._limits_ok(ev.video_goal, ev.max_retries):
             return
         if self.phase.active:
             if ev.prompt is not None:
@@ -286,16 +307,24 @@ class SessionEngine:
             self._log("WARN", f"max retries lowered to {p.max_retries}: the waiting retry is not made")
             self._end("failure", "max retries reached")
 
+    def _limits_ok(self, video_goal: int | None, max_retries: int | None) -> bool:
+        """Both limits (those given) are in range; else the first that is not is refused, in one sentence."""
+        try:
+            if video_goal is not None:
+                check_limit("video_goal", video_goal)
+            if max_retries is not None:
+                check_limit("max_retries", max_retries)
+        except ValueError as exc:
+            self._refuse(str(exc))
+            return False
+        return True
+
     def _on_Restore(self, ev: Restore) -> None:
         if self.phase.active:
             self._refuse("Stored settings cannot be loaded during a session.")
             return
         data = ev.persistent
-        try:
-            check_limit("max_retries", data.max_retries)
-            check_limit("video_goal", data.video_goal)
-        except ValueError as exc:
-            self._refuse(str(exc))
+        if not self._limits_ok(data.video_goal, data.max_retries):
             return
         self.persistent = replace(data, video_group=list(data.video_group))
         self._log(
