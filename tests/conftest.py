@@ -59,3 +59,19 @@ def rigs(shared_chrome):
     yield factory
     for rig in made:
         rig.close()
+
+
+@pytest.fixture
+def ui_rig(rigs):
+    """The rig behind a UI test's `site` and `chrome`; a module overrides it for other site knobs."""
+    return rigs("", step_ms=30)
+
+
+@pytest.fixture
+def site(ui_rig):
+    return ui_rig.site
+
+
+@pytest.fixture
+def chrome(ui_rig):
+    return ui_rig.chrome

@@ -23,6 +23,18 @@ def grok(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess
     )
 
 
+def run_once(rigs) -> subprocess.CompletedProcess:
+    """`grok-tui run --no-ui` for one video against a fresh sim site."""
+    rig = rigs("ok")
+    try:
+        return grok(
+            "run", "--no-ui", "--prompt", "x", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/",
+            env={"GROK_TUI_COOLDOWN_S": "0.3"},
+        )
+    finally:
+        rig.close()
+
+
 def one_sentence(p: subprocess.CompletedProcess) -> str:
     assert "Traceback" not in p.stderr and "Traceback" not in p.stdout
     lines = [line for line in p.stderr.splitlines() if line.strip()]
@@ -165,14 +177,7 @@ def test_corrupt_state_and_history_are_kept_aside(rigs):
     state.mkdir(parents=True, exist_ok=True)
     (state / "state.json").write_text("{not json")
     (state / "history.jsonl").write_text('{"outcome": "success", "creditsUsed": 1}\n{garbage\n')
-    rig = rigs("ok")
-    try:
-        p = grok(
-            "run", "--no-ui", "--prompt", "x", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/",
-            env={"GROK_TUI_COOLDOWN_S": "0.3"},
-        )
-    finally:
-        rig.close()
+    p = run_once(rigs)
     assert p.returncode == 0, p.stderr
     assert "Traceback" not in p.stderr
     assert "state file" in p.stderr and "was corrupt" in p.stderr
@@ -191,14 +196,7 @@ def test_corrupt_state_and_history_are_kept_aside(rigs):
 
 
 def test_state_files_are_private(rigs):
-    rig = rigs("ok")
-    try:
-        p = grok(
-            "run", "--no-ui", "--prompt", "x", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/",
-            env={"GROK_TUI_COOLDOWN_S": "0.3"},
-        )
-    finally:
-        rig.close()
+    p = run_once(rigs)
     assert p.returncode == 0
     state = Path(os.environ["GROK_TUI_STATE_DIR"])
     files = [state / "state.json", state / "history.jsonl", *(state / "logs").iterdir()]

@@ -19,18 +19,9 @@ from test_ui import make_app as ui_app
 
 
 @pytest.fixture
-def rig(rigs):
+def ui_rig(rigs):
+    """conftest's `site` and `chrome` come from this rig: MP4s of 80 kB, a 10 s video length on the page."""
     return rigs("", step_ms=30, video_size=80_000, video_options={"videoLength": 10})
-
-
-@pytest.fixture
-def site(rig):
-    return rig.site
-
-
-@pytest.fixture
-def chrome(rig):
-    return rig.chrome
 
 
 def make_app(tmp_path, chrome, **kw) -> GrokApp:

@@ -30,21 +30,6 @@ def env(tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def ui_rig(rigs):
-    return rigs("", step_ms=30)
-
-
-@pytest.fixture
-def site(ui_rig):
-    return ui_rig.site
-
-
-@pytest.fixture
-def chrome(ui_rig):
-    return ui_rig.chrome
-
-
 def make_app(env: Path, chrome, **kw) -> GrokApp:
     app_kw = {k: kw.pop(k) for k in ("attach", "demo_autostart", "prompt") if k in kw}
     app_kw.setdefault("prompt", PROMPT)
