@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
 
 from ..engine.events import ClickMakeVideo
 from ..sanitize import page_text, strip_url
