@@ -120,9 +120,10 @@ async def test_page_marker_stops_an_instance_that_cannot_see_the_lock(rigs, tmp_
         holder.start_loop()
         await holder.start_session("a fox")
         await asyncio.wait_for(holder.ended.wait(), 30)
-        [rec] = holder.records
-        assert rec.summary.outcome == "success"
-        assert "dom" in rec.record["attemptsDetail"][0]["sources"]  # the holder's observer survived the others
+        [ended] = holder.records
+        [rec] = holder.store.history()  # what was recorded for it
+        assert ended.summary.outcome == "success"
+        assert "dom" in rec["attemptsDetail"][0]["sources"]  # the holder's observer survived the others
     finally:
         await holder.close()
     assert len(r.site.requests) == 1
