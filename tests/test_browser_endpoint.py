@@ -375,18 +375,16 @@ def test_a_silent_permission_prompt_is_bounded_and_said_while_waiting(tmp_path):
 async def test_the_app_says_allow_the_connection_while_waiting_then_why_not(tmp_path):
     from textual.widgets import Static
 
-    from grok_tui.runner import SessionRunner
     from grok_tui.settings import load_settings
     from grok_tui.store import StateStore
-    from grok_tui.ui.app import GrokApp
+    from grok_tui.ui.app import make_app
 
     srv = socket.create_server(("127.0.0.1", 0))
     held = []
     threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()  # accepts, never answers
     port = srv.getsockname()[1]
     settings = load_settings(cdp_url=f"ws://127.0.0.1:{port}/devtools/browser/x", permission_wait_s=2, tab="/imagine/post/")
-    store = StateStore(tmp_path / "state")
-    app = GrokApp(settings, store, SessionRunner(settings, store, BrowserLink))
+    app = make_app(settings, store=StateStore(tmp_path / "state"), link_factory=BrowserLink)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             header = app.query_one("#conn-line1", Static)
