@@ -1,8 +1,8 @@
 """What the screen costs: a burst of runner notifications is drawn once, a changed cell redraws
 only its row, an idle screen paints nothing, and steady updates need no layout pass.
 
-Real Textual (`run_test`) and the real app; no browser: the notifications are posted as the
-runner's listener would post them.
+Real Textual (`run_test`) and the real app; no browser: the notices are handed to the app's
+listener (`app.notice`) as the runner hands them.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import time
 
 from textual.screen import Screen
 
-from grok_tui.engine.events import LogLine
-from grok_tui.runner import SessionRunner
+from grok_tui import notices as n
 from grok_tui.settings import Settings
 from grok_tui.store import StateStore
-from grok_tui.ui import messages as m
 from grok_tui.ui.app import GrokApp
+from grok_tui.ui.app import make_app as build_app
 from grok_tui.ui.widgets import AttemptsTable, LogPane
 
 SIZE = (110, 34)
@@ -24,8 +23,8 @@ SIZE = (110, 34)
 
 def make_app(tmp_path) -> GrokApp:
     settings = Settings(cdp_port=1, tab="/imagine/post/")
-    store = StateStore(tmp_path / "state")
-    return GrokApp(settings, store, SessionRunner(settings, store, lambda **_kw: None), attach=False, prompt="a fox")
+    return build_app(settings, store=StateStore(tmp_path / "state"), link_factory=lambda **_kw: None, attach=False,
+                     prompt="a fox")
 
 
 def record(n: int, progress: float, outcome: str = "running") -> dict:
@@ -53,10 +52,10 @@ async def test_a_burst_of_progress_and_log_lines_is_drawn_once(tmp_path, monkeyp
         await pilot.pause(0.2)
         rows = Counter(monkeypatch, AttemptsTable, "update_row")
         frames = Counter(monkeypatch, Screen, "_compositor_refresh")
-        app.post_message(m.AttemptChanged("started", record(1, 0)))
+        app.notice(n.AttemptStarted(record(1, 0)))
         for p in range(1, 101):  # the sim at 20 ms steps, delivered all at once
-            app.post_message(m.AttemptChanged("progress", record(1, p)))
-            app.post_message(m.RunnerLog(LogLine(at=time.time(), level="INFO", message=f"line {p}")))
+            app.notice(n.ProgressChanged(record(1, p)))
+            app.notice(n.LogLine(at=time.time(), level="INFO", message=f"line {p}"))
         await pilot.pause(0.3)
         table = app.query_one(AttemptsTable)
         assert table.row_count == 1 and str(table.get_row_at(0)[3]) == "100"  # the latest progress
@@ -70,8 +69,8 @@ async def test_a_changed_cell_redraws_only_its_row(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         table = app.query_one(AttemptsTable)
-        for n in range(1, 31):
-            table.upsert(record(n, 100, "moderated"))
+        for i in range(1, 31):
+            table.upsert(record(i, 100, "moderated"))
         await pilot.pause(0.2)
         drawn = dict(table._drawn)
         assert len(drawn) >= 10  # the visible rows are drawn and kept
@@ -87,19 +86,19 @@ async def test_an_idle_screen_paints_nothing_and_steady_updates_need_no_layout(t
     async with app.run_test(size=SIZE) as pilot:
         log = app.query_one(LogPane)
         for i in range(LogPane.MAX_LINES + 20):
-            app.post_message(m.RunnerLog(LogLine(at=time.time(), level="INFO", message=f"line {i}")))
+            app.notice(n.LogLine(at=time.time(), level="INFO", message=f"line {i}"))
         await pilot.pause(0.5)
         frames = Counter(monkeypatch, Screen, "_compositor_refresh")
         layouts = Counter(monkeypatch, Screen, "_refresh_layout")
         await pilot.pause(1.0)
         assert frames.calls == 0  # idle: no timer repaints anything
         assert not app._clock._active.is_set()  # the countdown clock sleeps while no countdown is shown
-        app.post_message(m.AttemptChanged("started", record(1, 0)))
+        app.notice(n.AttemptStarted(record(1, 0)))
         await pilot.pause(0.2)
         layouts.calls = 0
         for p in range(1, 30):  # progress, and a full log that scrolls: repaints without a layout pass
-            app.post_message(m.AttemptChanged("progress", record(1, p)))
-            app.post_message(m.RunnerLog(LogLine(at=time.time(), level="INFO", message=f"more {p}")))
+            app.notice(n.ProgressChanged(record(1, p)))
+            app.notice(n.LogLine(at=time.time(), level="INFO", message=f"more {p}"))
             await pilot.pause(0.03)
         await pilot.pause(0.5)  # new log lines are drawn at most 4 times a second
         assert frames.calls > 0 and layouts.calls == 0
