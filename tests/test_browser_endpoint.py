@@ -372,7 +372,7 @@ def test_a_silent_permission_prompt_is_bounded_and_said_while_waiting(tmp_path):
     assert took < 2 + 8, took  # interpreter start-up, then the 2 s wait
 
 
-async def test_the_app_says_allow_the_connection_while_waiting_then_why_not(tmp_path):
+async def test_the_app_says_allow_the_connection_while_waiting_then_why_not(seen, tmp_path):
     from textual.widgets import Static
 
     from grok_tui.settings import load_settings
@@ -386,17 +386,17 @@ async def test_the_app_says_allow_the_connection_while_waiting_then_why_not(tmp_
     settings = load_settings(cdp_url=f"ws://127.0.0.1:{port}/devtools/browser/x", permission_wait_s=2, tab="/imagine/post/")
     app = make_app(settings, store=StateStore(tmp_path / "state"), link_factory=BrowserLink)
     try:
-        async with app.run_test(size=(120, 36)) as pilot:
+        async with app.run_test(size=(120, 36), message_hook=seen) as pilot:
             header = app.query_one("#conn-line1", Static)
             deadline = time.monotonic() + 10
             while "allow the connection in Chrome" not in str(header.render()):
-                assert time.monotonic() < deadline, (str(header.render()), [n.message for n in app._notifications])
+                assert time.monotonic() < deadline, (str(header.render()), [n.message for n in seen.notifications()])
                 await pilot.pause(0.05)
-            assert any(n.title == "Chrome is asking" and "waiting up to 2 s" in n.message for n in app._notifications)
-            while not any(n.title == "Not attached to Chrome" for n in app._notifications):
+            assert any(n.title == "Chrome is asking" and "waiting up to 2 s" in n.message for n in seen.notifications())
+            while not any(n.title == "Not attached to Chrome" for n in seen.notifications()):
                 assert time.monotonic() < deadline + 5
                 await pilot.pause(0.05)
-            [why] = [n for n in app._notifications if n.title == "Not attached to Chrome"]
+            [why] = [n for n in seen.notifications() if n.title == "Not attached to Chrome"]
             assert why.message.startswith(f"Chrome did not let grok-tui connect to 127.0.0.1:{port} within 2 s")
             assert "allow the connection in Chrome" not in str(header.render())
     finally:

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from browser_rig import make_rig, run_session
+from grok_tui import notices
 from grok_tui.browser.cdp import CdpError, CdpSession
 from grok_tui.browser.endpoint import discover
 from grok_tui.sim import MODERATED_TEXT
@@ -264,7 +265,7 @@ async def test_a_late_outcome_of_the_previous_session_does_not_end_the_next():
         await until(lambda: len(runner.records) == 1, 10, "session 1 recorded")
         await runner.start_session("a fox")
         await until(lambda: len(runner.records) == 2, 30, "session 2 recorded")
-        logs = [n.message for n in seen if type(n).__name__ == "LogLine"]
+        logs = [n.message for n in seen if isinstance(n, notices.LogLine)]
         attempts = [a.to_dict() for a in runner.engine.session.attempt_progress]
         await until(lambda: len(rig.site.posts) == 2, 10, "both videos made")
     finally:
@@ -285,7 +286,7 @@ async def test_a_late_outcome_of_the_previous_session_does_not_end_the_next():
     assert {m.split(" via ")[1].split(" ")[0] for m in stale if m.startswith("success via")} >= {"network", "dom", "store"}
     assert any(m.startswith("video URL of attempt 1 of session 1 ignored") for m in logs)
     # the video saved for session 2 is session 2's own
-    saved = [n.result for n in seen if type(n).__name__ == "DownloadFinished" and n.result.ok]
+    saved = [n.result for n in seen if isinstance(n, notices.DownloadFinished) and n.result.ok]
     assert s.extra["downloads"] == 1 and len(saved) == 1
     assert open(saved[0].path, "rb").read() == rig.site.video_file(video2["videoId"])
     # and the video group is session 2's one video's post

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from grok_tui import notices
 from grok_tui.browser.cdp import CdpSession
 from grok_tui.browser.endpoint import discover
 from grok_tui.headless import JsonPrinter
@@ -85,7 +86,7 @@ async def test_ui_runner_watches_read_only_when_the_tab_is_held(rigs):
         runner.start_loop()
         await runner.start_session("a fox")
         await asyncio.sleep(0.3)
-        assert any(type(n).__name__ == "Refused" and "pid 4242" in n.message for n in notes)
+        assert any(isinstance(n, notices.Refused) and "pid 4242" in n.message for n in notes)
         assert r.site.requests == []
         await runner.close()
         # a headless runner refuses outright
@@ -385,7 +386,7 @@ def test_an_attempt_whose_request_was_seen_is_a_credit(ending, credits):
             out += e.handle(UserCancel("you"), 101)
         else:
             out += e.handle(RateLimited(1, "network", "429"), 101)
-    [summary] = [c.summary for c in out if type(c).__name__ == "SessionEnded"]
+    [summary] = [c.summary for c in out if isinstance(c, notices.SessionEnded)]
     assert summary.outcome == "cancelled" and summary.creditsUsed == credits
 
 

@@ -1,6 +1,6 @@
 """A simulated Grok Imagine site (stdlib only) that reproduces the real page's signals.
 
-See /work/shared/docs/grok-signals.md and grok_tui/sim/script.py for the outcome grammar.
+The signals follow the brief's grok-signals.md; grok_tui/sim/script.py has the outcome grammar.
 """
 
 from __future__ import annotations
