@@ -7,18 +7,15 @@ import datetime as dt
 import json
 import signal
 import sys
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import notices as n
-from .browser.cdp import BrowserError
 from .engine import Phase
-from .engine.events import UserCancel
-from .redact import redact
-from .runner import SessionRunner
 from .sanitize import strip_url
-from .settings import Settings
-from .store import StateStore
-from .tablock import TabBusy
+
+if TYPE_CHECKING:  # the run's own parts load when a run starts: `grok-tui sim`, `--help`, ... stay light
+    from .settings import Settings
+    from .store import StateStore
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_CANCELLED, EXIT_CANNOT_START = 0, 1, 2, 3
 OUTCOME_EXIT = {"success": EXIT_SUCCESS, "failure": EXIT_FAILURE, "cancelled": EXIT_CANCELLED}
@@ -136,6 +133,12 @@ async def run_headless(
     link_factory: Callable[..., Any] | None = None,
 ) -> int:
     """Attach, run one session to its summary, and return the exit code for its outcome."""
+    from .browser.cdp import BrowserError
+    from .engine.events import UserCancel
+    from .redact import redact
+    from .runner import SessionRunner
+    from .tablock import TabBusy
+
     printer = printer or JsonPrinter()
     runner = SessionRunner(settings, store, link_factory or browser_link(), listener=printer, interactive=False)
     try:
