@@ -1,23 +1,15 @@
 """Carries out ClickMakeVideo: writes the prompt so it sticks, finds and clicks the generate button, confirms by the request.
 
-The only page changes are the editor's text and selection, the pointer resting on the button,
-and the click; the prompt is written exactly as given. Both happen only on the session's post
-(URL, site and source image checked in the same evaluate), one click per attempt, never through
-an element covering the button. `open_post` (batches only) sends the attached tab to another
-post on its own origin and waits for the composer.
-
-Prepare, then fire: while a click waits for its cooldown, `prepare_click` writes and reads back
-the prompt, finds the button and moves the pointer onto it. At the deadline one evaluate checks
-that all of it still holds (the session's post, the editor's text exactly the prompt, the button
-at the same place, enabled and not covered, the tab shown) and the press and release go out
-together; if anything changed, the click does everything again on the spot (a DEBUG line says
-what changed). The engine still decides when; this only decides how fast.
+The only page changes are the editor's text and selection, and the click; the
+prompt is written exactly as given. Both happen only on the session's post (URL, site
+and source image checked in the same evaluate), one click per attempt, never through
+an element covering the button. `open_post` (batches only) sends the attached tab to
+another post on its own origin and waits for the composer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from dataclasses import dataclass
 
@@ -25,7 +17,7 @@ from ..engine.events import ClickFailed, ClickMakeVideo, ClickSent
 from ..sanitize import page_text
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpError, CdpTimeout, log
-from .dom import JS_SNAPSHOT, DomSignals
+from .dom import DomSignals
 from .network import GenerationWatch
 from .observer import as_list
 from .page import JS_WHERE_FN, Expect, Page, js_call, origin_of, post_id_from_url, wrong_page
@@ -45,28 +37,6 @@ class OpenedPost:
     post_id: str | None
     media_id: str | None
     composer: bool
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A click made ready during the cooldown: the prompt written and read back, the button found.
-
-    At the deadline one evaluate checks that all of it still holds (the session's post, the
-    editor's text exactly `prompt`, the button at (x, y), enabled, not covered) and the mouse
-    events go out; anything else and the click is prepared again on the spot.
-    """
-
-    prompt: str
-    session: int | None
-    attempt: int
-    epoch: int
-    expect: Expect
-    x: float
-    y: float
-    w: float
-    h: float
-    label: str
-    how: str  # "typed" or "set": how the prompt went in
 
 
 def _norm_text(s: str) -> str:
@@ -202,30 +172,6 @@ _JS_FIND_BUTTON = r"""(function (sels, imgSels, videoSel, tabMatch, origin, medi
            hit: ok, cover: ok ? null : __describe(hit) };
 })""" % _JS_HELPERS
 
-# At the deadline, for a prepared click: where the tab is, the editor's text, the button with the hit
-# test at its centre (not scrolled: a button that moved is prepared again), whether the tab is shown,
-# and the observer's snapshot (what is on the page now is no later attempt's), all in one evaluate.
-_JS_FIRE_CHECK = r"""(function (promptSels, btnSels, imgSels, videoSel, tabMatch, origin, media, flag) {
-  %s
-  var where = __where(imgSels, videoSel, tabMatch);
-  var out = { where: where, right: __right(where, origin, media), shown: document.visibilityState !== "hidden" };
-  if (!out.right) return out;
-  var ed = __first(promptSels);
-  out.text = ed ? __read(ed) : null;
-  var el = __first(btnSels);
-  if (el) {
-    var r = el.getBoundingClientRect();
-    var x = r.left + r.width / 2, y = r.top + r.height / 2;
-    var hit = document.elementFromPoint(x, y);
-    var ok = !!(hit && (hit === el || el.contains(hit)));
-    out.btn = { x: x, y: y, w: r.width, h: r.height, hit: ok, cover: ok ? null : __describe(hit),
-                disabled: !!(el.disabled || el.getAttribute("aria-disabled") === "true"),
-                label: String(el.getAttribute("aria-label") || el.textContent || "").slice(0, 80) };
-  }
-  out.snap = (%s)(flag);
-  return out;
-})""" % (_JS_HELPERS, JS_SNAPSHOT)
-
 _JS_CLICK = r"""(function (sels) {
   %s
   var el = __first(sels);
@@ -268,14 +214,10 @@ class Actions:
         self.tab_wait_s = tab_wait_s
         self.expect: Expect | None = None  # the session's page (set at attach, then by the session)
         self._epoch = 0  # abort() moves it on: a click still waiting (for its page, for a cover) gives up
-        self._prepared: Prepared | None = None  # the next click, made ready during the cooldown
-        self._prep_lock = threading.Lock()  # a click waits for a preparation still running, then uses it
-        self._began: tuple[int | None, int] | None = None  # (session, attempt) of the last click begun
 
     def abort(self) -> None:
         """The session is over: a click still waiting for its page or for a cover to clear never happens."""
         self._epoch += 1
-        self._prepared = None
         self.page.moved.set()
 
     @property
@@ -325,13 +267,7 @@ class Actions:
         page, board = self.page, self.board
         if self._aborted(epoch):
             return ClickFailed(attempt, "nothing was written or clicked: the session ended first")
-        with self._prep_lock:  # a preparation still running is waited for; none starts for this click after this
-            self._began = (cmd.session, attempt)
-            prep, self._prepared = self._prepared, None
         page.require()
-        fired = self._fire_prepared(cmd, epoch, prep) if prep is not None else None
-        if fired is not None:
-            return fired
         # 1. What is on the page before this click belongs to earlier attempts.
         self.dom.absorb_snapshot()
         board.begin(attempt, cmd.session)
@@ -345,111 +281,6 @@ class Actions:
             if bad:
                 return ClickFailed(attempt, f"nothing was written or clicked: {bad}")
         return ClickFailed(attempt, "nothing was clicked: the tab kept leaving the session's post")
-
-    # ------------------------------------------------------------ prepare, then fire
-
-    def prepare_click(self, prompt: str, session: int | None, attempt: int, epoch: int | None = None) -> bool:
-        """During the cooldown: write and verify `prompt`, find the button and where it is (blocking).
-
-        For the click of `attempt` (of `session`); nothing is clicked. Never once that click has
-        begun (a preparation that comes late does nothing). The same checks as a click's own write
-        (the session's post, its image); when anything is off (no editor, the button covered,
-        disabled or missing) nothing is kept and the click at the deadline does all of it itself.
-        True when the click is ready.
-        """
-        epoch = self._epoch if epoch is None else epoch
-        with self._prep_lock:
-            self._prepared = None
-            began = self._began
-            if self._aborted(epoch) or (began is not None and began[0] == session and began[1] >= attempt):
-                return False
-            self.page.require()
-            args = self._page_args()
-            how = self._write_prompt(0, prompt, args)
-            if not isinstance(how, str):
-                log.debug("click not prepared: %s", "not the session's post" if how is _MOVED else how.reason)
-                return False
-            btn = self.page.eval(js_call(_JS_FIND_BUTTON, as_list(self.page.selectors.get("generate")), *args))
-            if not (isinstance(btn, dict) and btn.get("found") and btn.get("hit") and not btn.get("disabled")
-                    and all(isinstance(btn.get(k), (int, float)) for k in ("x", "y", "w", "h")) and btn["w"] > 0):
-                log.debug("click not prepared: the generate button is not ready (%s)", btn)
-                return False
-            if self._aborted(epoch):
-                return False
-            # The pointer goes to the button now (a hover): at the deadline only the press and release are left.
-            self.page.call("Input.dispatchMouseEvent", type="mouseMoved", x=float(btn["x"]), y=float(btn["y"]))
-            self._prepared = Prepared(prompt, session, attempt, epoch, self._expect(), float(btn["x"]), float(btn["y"]),
-                                      float(btn["w"]), float(btn["h"]), str(btn.get("label") or ""), how)
-            return True
-
-    def _fire_prepared(self, cmd: ClickMakeVideo, epoch: int, prep: Prepared):
-        """The prepared click, if it still holds: one evaluate, then the mouse events. None: do it all now."""
-        attempt, page = cmd.attempt, self.page
-        stale = self._stale(prep, cmd, epoch)
-        chk = None
-        if stale is None:
-            sels = page.selectors
-            try:
-                chk = page.eval(js_call(_JS_FIRE_CHECK, as_list(sels.get("prompt")), as_list(sels.get("generate")),
-                                        *self._page_args(), page.flag))
-            except (CdpError, CdpTimeout) as exc:
-                stale = f"the page did not answer ({exc})"
-            else:
-                stale = self._changed(chk, prep)
-        if stale is not None:
-            self.board.log("DEBUG", f"attempt {attempt}: {stale} since the click was prepared; preparing it again")
-            return None
-        # The page is as prepared: what is on it now belongs to earlier attempts; then the click.
-        self.dom.absorb(chk.get("snap"))
-        self.board.begin(attempt, cmd.session)
-        if self.network.baseline is None:
-            self.network.take_baseline()
-        before = self.network.arm()
-        label = page_text(prep.label, 40)
-        return self._press(attempt, prep.x, prep.y, before,
-                           f"prompt {prep.how} and verified ({len(_norm_text(prep.prompt))} chars) during the cooldown, "
-                           f"{label!r} clicked", moved=True)
-
-    def _stale(self, prep: Prepared, cmd: ClickMakeVideo, epoch: int) -> str | None:
-        """Why `prep` is not this click's (another prompt, session or page), or None."""
-        if prep.prompt != cmd.prompt:
-            return "the prompt is another one"
-        if prep.session != cmd.session or prep.attempt != cmd.attempt or prep.epoch != epoch:
-            return "it was prepared for another attempt"
-        if prep.expect != self._expect():
-            return "the session's page is another one"
-        return None
-
-    @staticmethod
-    def _changed(chk: object, prep: Prepared) -> str | None:
-        """What changed on the page since `prep` (from _JS_FIRE_CHECK), or None when the click can go."""
-        if not isinstance(chk, dict):
-            return "the page could not be read"
-        if not chk.get("right"):
-            return "the tab left the session's post"
-        if not chk.get("shown"):
-            return "the tab went to the background"
-        if not isinstance(chk.get("snap"), dict):
-            return "the page's observer is gone"
-        text = chk.get("text")
-        if not isinstance(text, str) or _norm_text(text) != _norm_text(prep.prompt):
-            return "the editor's text changed"
-        btn = chk.get("btn")
-        if not isinstance(btn, dict):
-            return "the generate button is gone"
-        if btn.get("disabled"):
-            return "the generate button is disabled"
-        if not btn.get("hit"):
-            return _covered(btn)
-        if str(btn.get("label") or "") != prep.label:
-            return "the generate button is another one"
-        try:
-            moved = max(abs(float(btn[k]) - getattr(prep, k)) for k in ("x", "y", "w", "h"))
-        except (KeyError, TypeError, ValueError):
-            return "the generate button has no size on screen"
-        if moved > 0.5:
-            return "the generate button moved"
-        return None
 
     def _expect(self) -> Expect:
         return self.expect or Expect("", "", None)
@@ -485,12 +316,11 @@ class Actions:
             self.page.require()
             self.page.moved.wait(min(left, 1.0))
 
-    def _write_prompt(self, attempt: int, prompt: str, args: tuple):
-        """Write `prompt` so it sticks, read it back: "typed" / "set", _MOVED (not the session's page) or a ClickFailed.
-
-        The evaluate that focuses the editor checks the page first.
-        """
-        page = self.page
+    def _write_and_click(self, cmd: ClickMakeVideo, epoch: int):
+        attempt = cmd.attempt
+        page, board = self.page, self.board
+        args = self._page_args()
+        # 3. Write the prompt so it sticks (the evaluate that focuses the editor checks the page first).
         prompt_sels = as_list(page.selectors.get("prompt"))
         self._wait_for_editor(prompt_sels)
         try:
@@ -501,33 +331,25 @@ class Actions:
             return _MOVED
         if not isinstance(prep, dict) or not prep.get("found"):
             return ClickFailed(attempt, "no prompt editor on the page")
-        if prompt:
-            page.call("Input.insertText", text=prompt)
+        if cmd.prompt:
+            page.call("Input.insertText", text=cmd.prompt)
         else:
             page.eval(_JS_DELETE_SELECTION)
-        want = _norm_text(prompt)
-        got = self.capture_prompt()
-        if got == want:
-            return "typed"
-        log.debug("prompt did not stick after insertText; trying the fallback writer")
-        again = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels, *args))
-        if not isinstance(again, dict) or not again.get("found"):
-            return _MOVED
-        page.eval(js_call(_JS_SET_VALUE, prompt_sels, prompt))
-        got = self.capture_prompt()
-        if got != want:
-            return ClickFailed(attempt, f"the prompt did not stick (page shows {len(got)} chars, wanted {len(want)})")
-        return "set"
-
-    def _write_and_click(self, cmd: ClickMakeVideo, epoch: int):
-        attempt = cmd.attempt
-        page, board = self.page, self.board
-        args = self._page_args()
-        # 3. Write the prompt so it sticks.
-        how = self._write_prompt(attempt, cmd.prompt, args)
-        if not isinstance(how, str):
-            return how
         want = _norm_text(cmd.prompt)
+        got = self.capture_prompt()
+        how = "typed"
+        if got != want:
+            log.debug("prompt did not stick after insertText; trying the fallback writer")
+            again = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels, *args))
+            if not isinstance(again, dict) or not again.get("found"):
+                return _MOVED
+            page.eval(js_call(_JS_SET_VALUE, prompt_sels, cmd.prompt))
+            got = self.capture_prompt()
+            how = "set"
+            if got != want:
+                return ClickFailed(
+                    attempt, f"the prompt did not stick (page shows {len(got)} chars, wanted {len(want)})"
+                )
         # 4. Find the button (Redo first, then Make video) on the session's page, enabled and not covered.
         btn_sels = as_list(page.selectors.get("generate"))
         find = js_call(_JS_FIND_BUTTON, btn_sels, *args)
@@ -581,29 +403,19 @@ class Actions:
                 return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (background tab)"
             page.require()
             return ClickFailed(attempt, "no generation request followed the click (background tab)")
-        return self._press(attempt, x, y, before, f"prompt {how} and verified ({len(want)} chars), {label!r} clicked")
-
-    def _press(self, attempt: int, x: float, y: float, before: int, done: str, moved: bool = False):
-        """The mouse events at (x, y) (`moved`: the pointer is there already), then the generation request
-        awaited: `done`, or a ClickFailed."""
-        page = self.page
         busy = False
-        events = [{"type": kind, "x": float(x), "y": float(y), **extra} for kind, extra in (
-            ("mouseMoved", {}), ("mousePressed", {"button": "left", "clickCount": 1, "buttons": 1}),
-            ("mouseReleased", {"button": "left", "clickCount": 1, "buttons": 0}))]
-        try:
-            if moved:  # press and release sent together: one round trip, handled in order
-                page.call_many([("Input.dispatchMouseEvent", e) for e in events[1:]])
-            else:
-                for e in events:
-                    page.call("Input.dispatchMouseEvent", **e)
-        except CdpTimeout:
-            busy = True  # the page is busy in its own handler: the click is delivered, its request may be late
+        for kind, extra in (("mouseMoved", {}), ("mousePressed", {"button": "left", "clickCount": 1, "buttons": 1}),
+                            ("mouseReleased", {"button": "left", "clickCount": 1, "buttons": 0})):
+            try:
+                page.call("Input.dispatchMouseEvent", type=kind, x=float(x), y=float(y), **extra)
+            except CdpTimeout:
+                busy = True  # the page is busy in its own handler: the click is delivered, its request may be late
+                break
         if busy:
-            self.board.log("WARN", f"attempt {attempt}: the page is busy in its own click handler; waiting for it")
+            board.log("WARN", f"attempt {attempt}: the page is busy in its own click handler; waiting for it")
             self._wait_page_free()
-        if self._confirmed(attempt, before, self.confirm_timeout):
-            return done
+        if self._confirmed(attempt, before, wait):
+            return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked"
         page.require()
         return ClickFailed(attempt, "no generation request followed the click")
 
