@@ -408,8 +408,11 @@ DRAFT = "my own draft, not yours"
 
 _LOADED = ("new Promise(ok => { const f = () => document.readyState === 'complete' && document.querySelector('#prompt-editor')"
            " ? ok(true) : setTimeout(f, 50); f(); })")
+# The user's own draft, typed as a person would (an input event, so the page's editor model holds it too:
+# a textContent write alone would be replaced by the model's text at the page's next render).
 _SET_DRAFT = ("(() => { const el = document.querySelector('#prompt-editor'); el.focus();"
-              " if (el.tagName === 'TEXTAREA') el.value = %s; else el.textContent = %s; return true; })()")
+              " if (el.tagName === 'TEXTAREA') el.value = %s; else el.textContent = %s;"
+              " el.dispatchEvent(new Event('input', { bubbles: true })); return true; })()")
 _READ_EDITOR = ("(() => { const el = document.querySelector('#prompt-editor');"
                 " return el ? (el.tagName === 'TEXTAREA' ? el.value : el.textContent) : null; })()")
 

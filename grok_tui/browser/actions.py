@@ -151,6 +151,15 @@ _JS_SET_VALUE = r"""(function (sels, text) {
   return true;
 })""" % _JS_HELPERS
 
+# The fallback write of a session: the page check and the write in one evaluate (nothing runs on the
+# page between them), so a tab that moved since the first write gets nothing.
+_JS_SET_VALUE_ON_POST = r"""(function (sels, text, imgSels, videoSel, tabMatch, origin, media) {
+  %s
+  var where = __where(imgSels, videoSel, tabMatch);
+  if (!__right(where, origin, media)) return { written: false, where: where };
+  return { written: (%s)(sels, text), where: where };
+})""" % (_JS_HELPERS, _JS_SET_VALUE)
+
 _JS_DELETE_SELECTION = "document.execCommand('delete')"
 
 # Where the tab is, and the button with the hit test at its centre: one evaluate right before the click.
@@ -340,10 +349,12 @@ class Actions:
         how = "typed"
         if got != want:
             log.debug("prompt did not stick after insertText; trying the fallback writer")
-            again = page.eval(js_call(_JS_PREPARE_EDITOR, prompt_sels, *args))
-            if not isinstance(again, dict) or not again.get("found"):
+            # The tab may have moved since the check: the fallback checks the page again in its own evaluate.
+            again = page.eval(js_call(_JS_SET_VALUE_ON_POST, prompt_sels, cmd.prompt, *args))
+            if not isinstance(again, dict) or wrong_page(again.get("where"), self._expect()):
                 return _MOVED
-            page.eval(js_call(_JS_SET_VALUE, prompt_sels, cmd.prompt))
+            if not again.get("written"):
+                return ClickFailed(attempt, "no prompt editor on the page")
             got = self.capture_prompt()
             how = "set"
             if got != want:
