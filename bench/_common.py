@@ -38,8 +38,10 @@ def isolate_state() -> str:
     os.environ["GROK_TUI_CONFIG_FILE"] = os.path.join(tmp, "config.toml")
     os.environ["XDG_DATA_HOME"] = os.path.join(tmp, "data")
     os.environ["XDG_CONFIG_HOME"] = os.path.join(tmp, "xdg-config")
+    os.environ["GROK_TUI_DOWNLOADS_DIR"] = os.path.join(tmp, "videos")  # never the user's own download folder
     for name in list(os.environ):
-        if name.startswith("GROK_TUI_") and name not in ("GROK_TUI_STATE_DIR", "GROK_TUI_CONFIG_FILE"):
+        if name.startswith("GROK_TUI_") and name not in ("GROK_TUI_STATE_DIR", "GROK_TUI_CONFIG_FILE",
+                                                         "GROK_TUI_DOWNLOADS_DIR"):
             del os.environ[name]
     return tmp
 
@@ -69,6 +71,14 @@ def pct(values, q: float) -> float | None:
 
 def r(x, nd: int = 2):
     return None if x is None else round(float(x), nd)
+
+
+def figure(value, target, *, unit: str = "ms", note: str = "") -> dict:
+    """One of issue 15's figures: its value, its target (value <= target) and whether it is met."""
+    out = {"value": r(value, 3), "target": target, "unit": unit, "met": value is not None and value <= target}
+    if note:
+        out["note"] = note
+    return out
 
 
 def stats(values, prefix: str = "") -> dict:
@@ -109,6 +119,10 @@ class SimProc:
 
     def requests(self) -> list[dict]:
         return self._get("/__sim/requests")
+
+    def page_events(self) -> list[dict]:
+        """What was done to the pages (SimSite.page_events); a generate click carries the page's own time `at` (ms)."""
+        return self._get("/__sim/events")
 
     def close(self) -> None:
         from grok_tui.browser.launcher import stop_process

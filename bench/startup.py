@@ -12,6 +12,9 @@
                   the first `pilot.pause()` (modules already imported)
 The sim (its own process) answers every generation with `silent`, so a started session waits;
 each grok-tui process is stopped with SIGTERM once measured.
+Every process runs with its modules' bytecode cached, as an installed grok-tui has it (pip compiles
+on install): PYTHONDONTWRITEBYTECODE is dropped and a first, unmeasured run of each writes it.
+Issue 15's figures: app first render <= 350 ms, headless start -> attached <= 200 ms (p50).
 """
 
 from __future__ import annotations
@@ -129,10 +132,12 @@ def main() -> int:
     ns = p.parse_args()
     runs = ns.runs or (3 if ns.quick else 10)
     C.isolate_state()
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # measured as installed: with the bytecode cached
     rig = C.Rig("", default="silent", step_ms=100)
     try:
         python_ms("pass")  # warm the page cache
-        python_ms(RUN_IMPORTS)
+        python_ms(RUN_IMPORTS + ", grok_tui.ui.app")  # and write the bytecode
+        headless_once(rig.port)
         heads = [headless_once(rig.port) for _ in range(runs)]
         base = [python_ms("pass") for _ in range(runs)]
         imps = [python_ms(RUN_IMPORTS) for _ in range(runs)]
@@ -142,20 +147,24 @@ def main() -> int:
                 "breakdown_p50_ms": {"python_start": C.r(C.pct(base, 50)),
                                      "imports": C.r(C.pct(imps, 50) - C.pct(base, 50)),
                                      "attach_in_process": C.r(C.pct(att, 50))},
-                "target_ms": 1000, "met": C.pct(heads, 50) <= 1000 and max(heads) <= 1000})
+                "target_ms": 1000, "met": C.pct(heads, 50) <= 1000 and max(heads) <= 1000,
+                "figures": {"headless start -> attached, p50": C.figure(C.pct(heads, 50), 200.0)}})
         if not ns.no_app:
             if not (C.ROOT / "grok_tui" / "ui" / "app.py").exists():
                 C.emit({"bench": "startup", "what": "app", "n": 0, "note": "not measured: no grok_tui/ui/app.py"})
                 return 0
             app_runs = max(2, runs // 2)
             try:
+                app_tmux_once(rig.port)  # unmeasured: the bytecode is written
                 tm = [app_tmux_once(rig.port) for _ in range(app_runs)]
                 C.emit({"bench": "startup", "what": "app_tmux", "n": len(tm),
                         "first_render_p50_ms": C.r(C.pct([a for a, _ in tm], 50)),
                         "first_render_max_ms": C.r(max(a for a, _ in tm)),
                         "attached_p50_ms": C.r(C.pct([b for _, b in tm], 50)),
                         "attached_max_ms": C.r(max(b for _, b in tm)), "target_ms": 1000,
-                        "met": max(b for _, b in tm) <= 1000})
+                        "met": max(b for _, b in tm) <= 1000,
+                        "figures": {"app first render, p50": C.figure(C.pct([a for a, _ in tm], 50), 350.0),
+                                    "app attached, p50": C.figure(C.pct([b for _, b in tm], 50), 350.0)}})
             except Exception as exc:
                 C.emit({"bench": "startup", "what": "app_tmux", "n": 0, "note": f"not measured: {exc}"})
             try:

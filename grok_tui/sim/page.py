@@ -625,7 +625,8 @@ JS = r"""
   });
   genBtn.addEventListener("click", function (ev) {
     render();                     // re-render writes the React-like state back into the editor
-    simEvent("post", "click", "generate", { trusted: ev.isTrusted, generating: generating });
+    simEvent("post", "click", "generate", { trusted: ev.isTrusted, generating: generating,
+                                            at: performance.timeOrigin + performance.now() });  // when the page got it
     if (generating && !K.busyClicks) return;
     generate(ev.isTrusted, genBtn.getAttribute("aria-label") === L.redo);
   });

@@ -266,6 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(site.requests)
         elif path == "/__sim/emitted":
             self._json(site.emitted)
+        elif path == "/__sim/events":
+            self._json(site.page_events)
         elif path == "/favicon.ico":
             self._send(204, b"", "image/x-icon")
         else:
@@ -543,7 +545,8 @@ class SimSite:
     and its text is the paragraphs joined by "\\n": the request's `message` is exactly that.
 
     Records: `requests` (generation requests), `emitted` (stream objects), `posts`
-    (the post list), `page_events` (see above; each has view, kind, target, path, origin, t).
+    (the post list), `page_events` (see above; each has view, kind, target, path, origin, t; a click on the post's
+    generate button also `at`, the page's own clock at the click, in ms; GET /__sim/events).
     """
 
     def __init__(
@@ -924,7 +927,7 @@ class SimSite:
 
     def _record_event(self, body: dict, *, origin: str, view: str | None) -> None:
         ev = {"t": time.time(), "origin": origin}
-        for key in ("view", "kind", "target", "path", "trusted", "text", "generating", "dialog", "label"):
+        for key in ("view", "kind", "target", "path", "trusted", "text", "generating", "dialog", "label", "at"):
             if key in body and isinstance(body[key], (str, bool, int, float)):
                 ev[key] = body[key]
         if view is not None:
