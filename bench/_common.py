@@ -94,6 +94,12 @@ def stats(values, prefix: str = "") -> dict:
 # ----------------------------------------------------------------------------- sim + chrome
 
 
+def set_script(base: str, script: str) -> None:
+    """The sim's outcome script from now on (POST /__sim/script)."""
+    req = urllib.request.Request(base + "/__sim/script", data=script.encode(), method="POST")
+    _NO_PROXY.open(req, timeout=10).read()
+
+
 class SimProc:
     """bench/_sim_proc.py in a subprocess; `emitted()` / `requests()` read its records over HTTP."""
 
@@ -227,6 +233,55 @@ def status_kb(pid: int | str, key: str) -> int:
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     raise KeyError(key)
+
+
+# ----------------------------------------------------------------------------- the app in tmux
+
+
+def tmux(sock: str, *args: str, check: bool = True) -> str:
+    return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, check=check).stdout
+
+
+_TMUX_RUNS = iter(range(1, 10**6))
+
+
+class AppInTmux:
+    """The Textual app (`grok-tui --cdp-port P --tab ...`) in a 110x34 pane of a tmux server of its own.
+
+    `env`: settings for it (GROK_TUI_*), on top of this process's GROK_TUI_* and XDG_* variables.
+    """
+
+    def __init__(self, port: int, env: dict | None = None, size: tuple[int, int] = (110, 34)):
+        self.sock = f"grok-bench-{os.getpid()}-{next(_TMUX_RUNS)}"
+        envs = {k: v for k, v in os.environ.items() if k.startswith(("GROK_TUI_", "XDG_"))}
+        envs.update(env or {})
+        cmd = (f"exec env {' '.join(f'{k}={v}' for k, v in envs.items())} TERM=xterm-256color "
+               f"{VENV_BIN / 'grok-tui'} --cdp-port {port} --tab {TAB}")
+        tmux(self.sock, "-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", str(size[0]), "-y", str(size[1]), cmd)
+        self.pid = int(tmux(self.sock, "list-panes", "-t", "b", "-F", "#{pane_pid}").split()[0])
+
+    def screen(self) -> str:
+        return tmux(self.sock, "capture-pane", "-p", "-t", "b", check=False)
+
+    def keys(self, *keys: str) -> None:
+        tmux(self.sock, "send-keys", "-t", "b", *keys)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.time() + timeout
+        while text not in self.screen():
+            if time.time() > deadline:
+                raise RuntimeError(f"the app did not show {text!r}")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        """q, then the tmux server goes (with the app, if it is still there)."""
+        try:
+            self.keys("q")
+            deadline = time.time() + 10
+            while time.time() < deadline and os.path.exists(f"/proc/{self.pid}"):
+                time.sleep(0.1)
+        finally:
+            tmux(self.sock, "kill-server", check=False)
 
 
 # ----------------------------------------------------------------------------- instrumented runner

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,9 +55,7 @@ class Lines:
                 self.attached.set()
 
 
-def set_script(base: str, script: str) -> None:
-    req = urllib.request.Request(base + "/__sim/script", data=script.encode(), method="POST")
-    C._NO_PROXY.open(req, timeout=10).read()
+set_script = C.set_script
 
 
 def window(pid: int, seconds: float) -> tuple[float, float]:
@@ -92,51 +89,35 @@ def measure_proc(name: str, proc: subprocess.Popen, ns, seconds: float, requests
     return {"scenario": name, "cpu_pct": C.r(cpu, 3), "window_s": C.r(wall, 1), "sim_requests_total": reqs}
 
 
-def tmux(sock: str, *args: str, check: bool = True) -> str:
-    return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, check=check).stdout
-
-
 def app_scenarios(port: int, ns, sim_base: str) -> list[dict]:
     """The Textual app in a tmux pane: idle (attached) then active (after "s")."""
-    sock = f"grok-bench-{os.getpid()}"
-    env = " ".join(f"{k}={v}" for k, v in {**{k: os.environ[k] for k in os.environ if k.startswith(("GROK_TUI_", "XDG_"))},
-                                            **SESSION_ENV}.items())
-    cmd = f"exec env {env} TERM=xterm-256color {GROK} --cdp-port {port} --tab {C.TAB}"
     out = []
-    tmux(sock, "-f", "/dev/null", "new-session", "-d", "-s", "bench", "-x", "110", "-y", "34", cmd)
+    app = C.AppInTmux(port, SESSION_ENV)
     try:
-        pid = int(tmux(sock, "list-panes", "-t", "bench", "-F", "#{pane_pid}").split()[0])
-        deadline = time.time() + 20
-        while time.time() < deadline and "● attached" not in tmux(sock, "capture-pane", "-p", "-t", "bench", check=False):
-            time.sleep(0.2)
-        if "● attached" not in tmux(sock, "capture-pane", "-p", "-t", "bench", check=False):
-            raise RuntimeError("the app did not show '● attached'")
+        pid = app.pid
+        app.wait_for("● attached")
         time.sleep(ns.settle)
         cpu, wall = window(pid, ns.idle_seconds)
         out.append({"scenario": "app_idle", "cpu_pct": C.r(cpu, 3), "window_s": C.r(wall, 1)})
         before = len(json.loads(C._NO_PROXY.open(sim_base + "/__sim/requests", timeout=10).read()))
         set_script(sim_base, ACTIVE_SCRIPT)
-        tmux(sock, "send-keys", "-t", "bench", "s")
+        app.keys("s")
         time.sleep(ns.settle)
         cpu, wall = window(pid, ns.active_seconds)
         reqs = len(json.loads(C._NO_PROXY.open(sim_base + "/__sim/requests", timeout=10).read())) - before
         out.append({"scenario": "app_active", "cpu_pct": C.r(cpu, 3), "window_s": C.r(wall, 1), "sim_requests_total": reqs})
         before += reqs
         set_script(sim_base, SLOW_SCRIPT)
-        tmux(sock, "send-keys", "-t", "bench", "r")  # the retry counter back to 0: the session goes on
+        app.keys("r")  # the retry counter back to 0: the session goes on
         time.sleep(ns.settle)
         cpu, wall = window(pid, ns.active_seconds)
         reqs = len(json.loads(C._NO_PROXY.open(sim_base + "/__sim/requests", timeout=10).read())) - before
         out.append({"scenario": "app_active_100ms", "cpu_pct": C.r(cpu, 3), "window_s": C.r(wall, 1),
                     "sim_requests_total": reqs})
-        tmux(sock, "send-keys", "-t", "bench", "c")
+        app.keys("c")
         time.sleep(0.3)
-        tmux(sock, "send-keys", "-t", "bench", "q")
-        deadline = time.time() + 10
-        while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
-            time.sleep(0.1)
     finally:
-        tmux(sock, "kill-server", check=False)
+        app.close()
     return out
 
 

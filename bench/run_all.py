@@ -1,9 +1,13 @@
 """Run every benchmark one after another (never in parallel: they measure time and CPU) and print
-all their JSON lines. `--quick` is passed on to each. Exit status: 1 if any benchmark failed."""
+all their JSON lines. `--quick` is passed on to each. Exit status: 1 if any benchmark failed.
+
+The last line, {"bench": "summary", "figures": {...}}, gathers every line's issue-15 `figures`
+(value, target, met); the same as a table on stderr."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,15 +25,28 @@ def main() -> int:
     if bad:
         p.error(f"unknown benchmark(s): {', '.join(bad)}")
     failed = []
+    figures: dict[str, dict] = {}
     for name in ns.only or SCRIPTS:
         cmd = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if ns.quick else [])
         print(f"[run_all] {name}", file=sys.stderr, flush=True)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         sys.stdout.write(proc.stdout)
         sys.stdout.flush()
+        for line in proc.stdout.splitlines():
+            try:
+                figures.update(json.loads(line).get("figures") or {})
+            except (ValueError, AttributeError):
+                pass
         if proc.returncode != 0:
             failed.append(name)
             print(f"[run_all] {name} exited {proc.returncode}", file=sys.stderr, flush=True)
+    if figures:
+        print(json.dumps({"bench": "summary", "n": len(figures), "figures": figures,
+                          "met": all(f["met"] for f in figures.values())}), flush=True)
+        width = max(len(k) for k in figures)
+        for k, f in figures.items():
+            print(f"[run_all] {k:<{width}}  {f['value']} {f['unit']} (target <= {f['target']}): "
+                  f"{'met' if f['met'] else 'NOT met'}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -59,8 +59,7 @@ def python_ms(code: str) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-def tmux(sock: str, *args: str, check: bool = True) -> str:
-    return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, check=check).stdout
+tmux = C.tmux
 
 
 _RUNS = iter(range(1, 10**6))

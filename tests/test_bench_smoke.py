@@ -66,8 +66,18 @@ def test_detection_latency(results):
         assert isinstance(o["met"], bool)
     net = next(o for o in out if o["path"] == "network")
     assert net["unmatched"] == 0
+    check_figures(out, {"detection, network (newline/joined objects), p99", "detection, DOM toast, p99",
+                        "detection, network (newline/joined objects), p99 / CDP round trip p99 (same run)"})
     assert set(net["by_mode"]) == {"newline", "joined", "split"}
     assert net["breakdown"]["serverTs_to_link_emit"]["n"] > 0
+
+
+def check_figures(out: list[dict], names: set[str]) -> None:
+    """Issue 15's figures: each printed with its value, target and met."""
+    figures = {k: v for o in out for k, v in (o.get("figures") or {}).items()}
+    assert names <= set(figures), (names, figures)
+    for name, f in figures.items():
+        assert num(f["value"]) and num(f["target"]) and f["met"] is (f["value"] <= f["target"]), (name, f)
 
 
 def test_pacing(results):
@@ -75,8 +85,10 @@ def test_pacing(results):
     check_dist(o)
     check_dist(o["vs_server"])
     check_dist(o["click"])
-    assert o["requests_match_attempts"] is True
+    check_dist(o["click_on_page"])
+    assert o["requests_match_attempts"] is True and o["page_clicks_match_attempts"] is True
     assert o["n"] >= 5 and o["cooldown_s"] > 0
+    check_figures([o], {"pacing error, click vs deadline, p99", "pacing, generation request at the server vs deadline, p99"})
 
 
 def test_cpu(results):
@@ -84,7 +96,8 @@ def test_cpu(results):
     scenarios = {o["scenario"]: o for o in out}
     expected = {"idle_attached", "idle_session", "active"}
     if (ROOT / "grok_tui" / "ui" / "app.py").exists():
-        expected |= {"app_idle", "app_active"}
+        expected |= {"app_idle", "app_active", "app_active_100ms"}
+        check_figures(out, {"app CPU while a session runs (sim progress every 20 ms)", "app CPU idle, attached"})
     assert expected <= set(scenarios), scenarios
     for o in out:
         assert num(o["cpu_pct"]) and 0 <= o["cpu_pct"] < 400, o
@@ -93,7 +106,11 @@ def test_cpu(results):
 
 
 def test_memory(results):
-    [o] = lines_of(results, "memory")
+    out = lines_of(results, "memory")
+    [o] = [x for x in out if x.get("what") != "app"]
+    [app] = [x for x in out if x.get("what") == "app"]
+    assert app["attempts"] >= 10 and 5 < app["peak_rss_mb"] < 2000 and num(app["growth_half_to_end_mb"])
+    check_figures(out, {f"peak RSS after {o['attempts']} attempts, headless", f"peak RSS after {o['attempts']} attempts, app"})
     assert o["attempts"] >= 10
     for key in ("peak_rss_mb", "rss_half_mb", "rss_end_mb", "rss_start_mb"):
         assert num(o[key]) and 5 < o[key] < 2000, (key, o)
@@ -108,7 +125,9 @@ def test_startup(results):
     head = whats["headless_attached"]
     assert num(head["p50_ms"]) and 0 < head["p50_ms"] <= head["max_ms"]
     assert all(num(v) for v in head["breakdown_p50_ms"].values())
+    check_figures(out, {"headless start -> attached, p50"})
     if (ROOT / "grok_tui" / "ui" / "app.py").exists():
+        check_figures(out, {"app first render, p50", "app attached, p50"})
         tm, rt = whats["app_tmux"], whats["app_run_test"]
         assert num(tm["first_render_p50_ms"]) and num(tm["attached_p50_ms"])
         assert num(rt["first_pause_p50_ms"]) and rt["first_pause_p50_ms"] > 0

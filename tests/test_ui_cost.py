@@ -103,3 +103,19 @@ async def test_an_idle_screen_paints_nothing_and_steady_updates_need_no_layout(t
         await pilot.pause(0.5)  # new log lines are drawn at most 4 times a second
         assert frames.calls > 0 and layouts.calls == 0
         assert log.lines[-1].text.endswith("more 29") and len(log.lines) == LogPane.MAX_LINES
+
+
+async def test_a_long_session_keeps_the_table_to_its_last_rows(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(AttemptsTable)
+        for n in range(1, 401):
+            table.upsert(record(n, 100, "moderated"))
+            table.show_file(n, f"file {n}")
+        await pilot.pause(0.2)
+        assert table.row_count <= AttemptsTable.MAX_ROWS
+        assert str(table.get_row_at(table.row_count - 1)[0]) == "400"  # the newest is kept, and shown
+        assert str(table.get_row_at(0)[0]) == str(401 - table.row_count)
+        assert len(table._files) == table.row_count and "1" not in table._files
+        assert table.scroll_offset.y == table.max_scroll_y and table.cursor_row == table.row_count - 1
+        assert str(table.get_row_at(table.row_count - 1)[6]) == "file 400"

@@ -95,6 +95,8 @@ class LineTable(StyleMemo, SteadyScroll, ScrollView, can_focus=True):
 
     COLUMNS: tuple[str, ...] = ()
     STYLE_NAMES = ("linetable--header", "linetable--even-row", "linetable--cursor")
+    MAX_ROWS = 250  # beyond it the oldest TRIM rows go (an even number: the zebra stays as drawn)
+    TRIM = 50
 
     COMPONENT_CLASSES = {"linetable--header", "linetable--even-row", "linetable--cursor"}
 
@@ -172,7 +174,24 @@ class LineTable(StyleMemo, SteadyScroll, ScrollView, can_focus=True):
         self._keys.append(key)
         self._data[key] = row
         self._fit(row)
+        if len(self._keys) > self.MAX_ROWS:
+            self._trim(self.TRIM)
         self._resize()
+
+    def _trim(self, n: int) -> None:
+        """The oldest `n` rows go (a long session's table stays the same size in memory)."""
+        gone, self._keys = self._keys[:n], self._keys[n:]
+        for key in gone:
+            self._data.pop(key, None)
+            self._drawn.pop(key, None)
+        self._index = {k: i for i, k in enumerate(self._keys)}
+        self.cursor_row = max(-1, self.cursor_row - n)
+        self.rows_dropped(gone)
+        self.scroll_to(y=max(0, int(self.scroll_offset.y) - n), animate=False, immediate=True)
+        self.refresh()
+
+    def rows_dropped(self, keys: list[str]) -> None:
+        """Called with the keys of rows that went (the oldest, past MAX_ROWS)."""
 
     def update_row(self, key: str, cells: list[Any]) -> None:
         """Set a row's cells; only a row that changed is drawn again, and only its line repainted."""

@@ -153,7 +153,7 @@ class PromptPane(Static):
 
 
 class AttemptsTable(LineTable):
-    """One row per attempt of the current session, newest visible."""
+    """One row per attempt of the current session (the last LineTable.MAX_ROWS), newest visible."""
 
     COLUMNS = COLUMNS
 
@@ -182,6 +182,10 @@ class AttemptsTable(LineTable):
             self.add_row(*self._cells(rec), key=key)
             self.move_cursor(row=self.row_count - 1)
             self.follow_end()
+
+    def rows_dropped(self, keys: list[str]) -> None:
+        for key in keys:
+            self._files.pop(key, None)
 
     def show_file(self, attempt: int, text: str) -> None:
         """The attempt's saved file (or what its download is doing) in the video column."""
