@@ -91,6 +91,40 @@ def stats(values, prefix: str = "") -> dict:
     }
 
 
+# ----------------------------------------------------------------------------- paired comparisons
+
+
+def tolerance(base: float | None, q: float) -> float | None:
+    """How far (ms) a q-th percentile may rise above `base` and still count as no worse: the median
+    max(1 ms, 10 % of base), up to p90 max(2 ms, 20 %), beyond (p99: a handful of samples) max(5 ms, 30 %)."""
+    if base is None:
+        return None
+    if q <= 50:
+        return max(1.0, 0.10 * abs(base))
+    if q <= 90:
+        return max(2.0, 0.20 * abs(base))
+    return max(5.0, 0.30 * abs(base))
+
+
+def bootstrap_interval(stat, samples: list[list[float]], reps: int, rng) -> list | None:
+    """95 % interval of `stat(samples)` over `reps` resamples, each sample resampled (with replacement) on its own."""
+    values = []
+    for _ in range(reps):
+        v = stat([rng.choices(s, k=len(s)) for s in samples])
+        if v is not None:
+            values.append(v)
+    if not values:
+        return None
+    return [r(pct(values, 2.5)), r(pct(values, 97.5))]
+
+
+def no_worse(ci: list | None, tol: float | None) -> bool | None:
+    """The rule: the interval's upper end (current - baseline) within the tolerance; None when either is missing."""
+    if ci is None or tol is None:
+        return None
+    return ci[1] <= tol
+
+
 # ----------------------------------------------------------------------------- sim + chrome
 
 

@@ -122,15 +122,8 @@ def _pooled_diff(pairs: list[tuple[list[float], list[float]]], q: float) -> floa
 
 def bootstrap_ci(pairs: list[tuple[list[float], list[float]]], q: float, reps: int, rng: random.Random) -> list | None:
     """95 % interval of (q-th percentile during - off), pooled, resampling each round's two samples."""
-    diffs = []
-    for _ in range(reps):
-        res = [(rng.choices(a, k=len(a)), rng.choices(b, k=len(b))) for a, b in pairs if a and b]
-        d = _pooled_diff(res, q)
-        if d is not None:
-            diffs.append(d)
-    if not diffs:
-        return None
-    return [C.r(C.pct(diffs, 2.5)), C.r(C.pct(diffs, 97.5))]
+    samples = [s for a, b in pairs if a and b for s in (a, b)]  # off, on, off, on, ...
+    return C.bootstrap_interval(lambda xs: _pooled_diff(list(zip(xs[::2], xs[1::2])), q), samples, reps, rng)
 
 
 def compare(rounds: list[dict], seed: int = 13, reps: int = 1000) -> dict:
@@ -142,11 +135,9 @@ def compare(rounds: list[dict], seed: int = 13, reps: int = 1000) -> dict:
     rng = random.Random(seed)
     ci50, ci90 = bootstrap_ci(pairs, 50, reps, rng), bootstrap_ci(pairs, 90, reps, rng)
     p50_off, p90_off = C.pct(off, 50), C.pct(off, 90)
-    tol50 = None if p50_off is None else max(1.0, 0.10 * p50_off)
-    tol90 = None if p90_off is None else max(2.0, 0.20 * p90_off)
-    no_worse = None
-    if ci50 and ci90 and tol50 is not None and tol90 is not None:
-        no_worse = ci50[1] <= tol50 and ci90[1] <= tol90
+    tol50, tol90 = C.tolerance(p50_off, 50), C.tolerance(p90_off, 90)
+    checks = (C.no_worse(ci50, tol50), C.no_worse(ci90, tol90))
+    no_worse = None if None in checks else all(checks)
     return {
         "bench": "downloads", "what": "comparison", "n": len(paired), "order": "off,on then on,off, alternating",
         "samples_off": len(off), "samples_during": len(during),
