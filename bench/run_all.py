@@ -1,5 +1,7 @@
 """Run every benchmark one after another (never in parallel: they measure time and CPU) and print
 all their JSON lines. `--quick` is passed on to each. Exit status: 1 if any benchmark failed.
+`against` (bench/against.py, last) runs detection_latency and pacing again, of this tree and of
+an earlier revision, in paired rounds: its lines say whether those figures are no worse.
 
 The last line, {"bench": "summary", "figures": {...}}, gathers every line's issue-15 `figures`
 (value, target, met); the same as a table on stderr."""
@@ -13,7 +15,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads", "batch")
+SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads", "batch", "against")
 
 
 def main() -> int:

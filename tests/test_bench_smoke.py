@@ -1,7 +1,7 @@
 """Smoke test of the benchmarks: each bench/*.py --quick runs, exits 0 and prints sane JSON lines.
 
 No timing assertions (the numbers are for people to read). The scripts run two at a time
-(each starts its own sim process and headless Chromium) to keep the whole test well under a minute.
+(each starts its own sim process and headless Chromium) to keep the whole test around a minute.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads", "batch")
+SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads", "batch", "against")
+EXTRA = {"against": ["--rounds", "1"]}  # one paired round (~30 s) is enough to see it run and clean up
 _pool = ThreadPoolExecutor(max_workers=2)
 _runs: dict[str, Future] = {}
 
 
 def _run(name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick"], capture_output=True,
-                          text=True, timeout=150, cwd=ROOT)
+    return subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick", *EXTRA.get(name, [])],
+                          capture_output=True, text=True, timeout=150, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +175,24 @@ def test_batch(results):
         assert num(o[key]) and o[key] > 0, (key, o)
     half = o["jobs"] // 2
     assert num(o[f"rss_at_job_{half}_mb"]) and num(o[f"rss_at_job_{o['jobs']}_mb"])
+
+
+def test_against(results):
+    out = lines_of(results, "against")
+    figs = [o for o in out if o["what"] == "figure"]
+    [summary] = [o for o in out if o["what"] == "summary"]
+    names = {o["figure"] for o in figs}
+    assert {"detection, network, p50", "detection, DOM toast, p99", "pacing error vs the engine's moderation, p99",
+            "pacing, request at the server vs deadline, p50"} <= names, names
+    assert summary["figures_compared"] == len(figs) and summary["n"] == 1
+    for o in figs:
+        assert o["n"] == 1 and len(o["diffs_ms"]) == 1 and isinstance(o["no_worse"], bool), o
+        assert num(o["current_ms"]) and num(o["baseline_ms"]) and num(o["tolerance_ms"]) and o["tolerance_ms"] >= 1
+        assert o["diffs_ms"][0] == pytest.approx(o["current_ms"] - o["baseline_ms"], abs=0.02)
+        assert o["rev_baseline"].startswith("3b2c08f") and o["rev_current"] != o["rev_baseline"]
+    assert set(summary["worse"]) == {o["figure"] for o in figs if o["no_worse"] is False}
+    check_figures(figs, {f"against 3b2c08f: {n}, difference (upper 95 %)" for n in names})  # run_all's summary shows them
+    assert "pacing: pacing error, click vs deadline, p99" in summary["only_current"]  # 3b2c08f's pacing has no such figure
+    trees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"], capture_output=True, text=True)
+    assert summary["baseline_tree"] not in trees.stdout  # the baseline's worktree is gone
+    assert not Path(summary["baseline_tree"]).exists()
