@@ -5,11 +5,14 @@ for an attached target carry a top-level `sessionId` (flattened sessions) and
 its events come back with the same key; `CdpSession` is one target's view of a
 connection. pychrome's own receive loop can die on a closed socket without
 marking the tab stopped (pending calls then hang, a traceback is printed), and
-its dispatcher drops the `sessionId`: `_Socket` replaces both.
+its dispatcher drops the `sessionId`: `_Socket` replaces both. pychrome is imported
+when the first connection is made (`_socket_class`), not with this module: its import
+pulls in requests and urllib3 (~35 ms), which the app's first frame need not wait for.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -19,7 +22,6 @@ import time
 from typing import Callable
 from urllib.parse import urlsplit
 
-import pychrome
 import websocket
 
 log = logging.getLogger("grok_tui.browser")
@@ -219,73 +221,84 @@ def open_websocket(
     return ws
 
 
-class _Socket(pychrome.Tab):
-    """pychrome.Tab as the transport of a Connection: our socket, our receive loop, our dispatch."""
+@functools.cache
+def _socket_class() -> type:
+    """The transport class, defined on first use (importing pychrome then)."""
+    import pychrome
 
-    def __init__(self, conn: "Connection", ws: websocket.WebSocket, url: str):
-        super().__init__(id="browser", type="browser", webSocketDebuggerUrl=url)
-        self._conn = conn
-        self._ws = ws
-        self._started = True
-        self.status = self.status_started
-        self._recv_th.name = "cdp-recv"
-        self._handle_event_th.name = "cdp-events"
-        self._recv_th.start()
-        self._handle_event_th.start()
+    class _Socket(pychrome.Tab):
+        """pychrome.Tab as the transport of a Connection: our socket, our receive loop, our dispatch."""
 
-    def _recv_loop(self):
-        reason = "socket closed"
-        while not self._stopped.is_set():
+        TimeoutException = pychrome.TimeoutException
+        UserAbortException = pychrome.UserAbortException
+
+        def __init__(self, conn: "Connection", ws: websocket.WebSocket, url: str):
+            super().__init__(id="browser", type="browser", webSocketDebuggerUrl=url)
+            self._conn = conn
+            self._ws = ws
+            self._started = True
+            self.status = self.status_started
+            self._recv_th.name = "cdp-recv"
+            self._handle_event_th.name = "cdp-events"
+            self._recv_th.start()
+            self._handle_event_th.start()
+
+        def _recv_loop(self):
+            reason = "socket closed"
+            while not self._stopped.is_set():
+                try:
+                    self._ws.settimeout(1)
+                    message_json = self._ws.recv()
+                except websocket.WebSocketTimeoutException:
+                    continue
+                except Exception as exc:  # socket closed / reset / anything: a disconnect
+                    reason = f"socket closed ({exc.__class__.__name__})"
+                    break
+                if not message_json:
+                    break
+                try:
+                    message = json.loads(message_json)
+                except ValueError:
+                    log.debug("cdp: unparsable message dropped")
+                    continue
+                if not isinstance(message, dict):
+                    continue
+                if "method" in message:
+                    self.event_queue.put(message)
+                elif "id" in message:
+                    q = self.method_results.get(message["id"])
+                    if q is not None:
+                        q.put(message)
+            ours = self._stopped.is_set()
+            self.status = self.status_stopped
+            self._stopped.set()
             try:
-                self._ws.settimeout(1)
-                message_json = self._ws.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
-            except Exception as exc:  # socket closed / reset / anything: a disconnect
-                reason = f"socket closed ({exc.__class__.__name__})"
-                break
-            if not message_json:
-                break
-            try:
-                message = json.loads(message_json)
-            except ValueError:
-                log.debug("cdp: unparsable message dropped")
-                continue
-            if not isinstance(message, dict):
-                continue
-            if "method" in message:
-                self.event_queue.put(message)
-            elif "id" in message:
-                q = self.method_results.get(message["id"])
-                if q is not None:
-                    q.put(message)
-        ours = self._stopped.is_set()
-        self.status = self.status_stopped
-        self._stopped.set()
-        try:
-            self._ws.close()
-        except Exception:
-            pass
-        if not ours:
-            self._conn._closed_by_peer(reason)
+                self._ws.close()
+            except Exception:
+                pass
+            if not ours:
+                self._conn._closed_by_peer(reason)
 
-    def _handle_event_loop(self):
-        while not self._stopped.is_set():
-            try:
-                event = self.event_queue.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            params = event.get("params")
-            self._conn._dispatch(event.get("sessionId"), str(event.get("method")), params if isinstance(params, dict) else {})
-            self.event_queue.task_done()
+        def _handle_event_loop(self):
+            while not self._stopped.is_set():
+                try:
+                    event = self.event_queue.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                params = event.get("params")
+                self._conn._dispatch(event.get("sessionId"), str(event.get("method")), params if isinstance(params, dict) else {})
+                self.event_queue.task_done()
 
-    def stop_now(self) -> None:
-        self.status = self.status_stopped
-        self._stopped.set()
-        try:
-            self._ws.close(timeout=0.5)
-        except Exception:
-            pass
+        def stop_now(self) -> None:
+            self.status = self.status_stopped
+            self._stopped.set()
+            try:
+                self._ws.close(timeout=0.5)
+            except Exception:
+                pass
+
+
+    return _Socket
 
 
 EventHandler = Callable[[dict], None]
@@ -309,7 +322,7 @@ class Connection:
         self._once = threading.Lock()
         self.closed_reason: str | None = None
         ws = open_websocket(url, deadline_s=deadline_s, permission_wait_s=permission_wait_s, on_waiting=on_waiting)
-        self._sock = _Socket(self, ws, url)
+        self._sock = _socket_class()(self, ws, url)
 
     @property
     def alive(self) -> bool:
@@ -325,9 +338,9 @@ class Connection:
             message["sessionId"] = session_id
         try:
             result = self._sock._send(message, timeout=timeout)
-        except pychrome.TimeoutException:
+        except self._sock.TimeoutException:
             raise CdpTimeout(method, timeout) from None
-        except pychrome.UserAbortException:
+        except self._sock.UserAbortException:
             raise Disconnected(self.closed_reason or "connection closed") from None
         except (websocket.WebSocketException, OSError) as exc:
             self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
