@@ -66,6 +66,7 @@ from .tablock import TabBusy, TabLock, me
 MAX_LOG_LINES = 200
 MAX_PAGE_NOTICES = 20  # unique page notices logged per session; the rest are counted
 MAX_BACKLOG = 500  # link events of lesser weight waiting for the loop; beyond it they are dropped and counted
+PREPARE_MIN_S = 0.03  # a click due sooner than this is not prepared: it does everything itself at the deadline
 # Latest wins: a newer one of these replaces the one still waiting (a page can emit them in a loop).
 COALESCED: tuple[type, ...] = (TabChanged, RouteChanged, SignalStats)
 # Dropped first when the loop falls behind; outcomes, clicks and disconnects never are.
@@ -178,6 +179,8 @@ class SessionRunner:
         self._reconnect_task: asyncio.Task | None = None
         self._tab_back = asyncio.Event()  # a matching tab showed up while the link was lost
         self._phase = self.engine.phase
+        self._prepared_due: float | None = None  # the planned click the link was asked to get ready
+        self._click_inflight: asyncio.Task | None = None  # the last click's task (a title waits for it)
         self._next_action = None
         self._last_progress: dict[int, int] = {}
         self._clicks: set[asyncio.Task] = set()
@@ -550,8 +553,8 @@ class SessionRunner:
                     self._spawn_click(cmd)
                 case SetTitle():
                     self.listener(cmd)
-                    if self.link is not None and self.attached:
-                        self._spawn(self.link.set_title, cmd.text)
+                    if self.link is not None and self.attached:  # after a click in flight: never in its way
+                        self._spawn(self.link.set_title, cmd.text, after=self._click_inflight)
                 case SessionEnded():
                     ended.append(cmd)
                 case Refused():
@@ -585,6 +588,23 @@ class SessionRunner:
         if phase != self._phase or nxt != self._next_action:
             self._phase, self._next_action = phase, nxt
             self.listener(PhaseChanged(phase, nxt))
+        self._prepare_next_click()
+
+    def _prepare_next_click(self) -> None:
+        """A click waits for its cooldown: let the link get it ready (prompt written, button found) meanwhile.
+
+        The engine still decides when the click happens; at the deadline only a check and the mouse events are left.
+        """
+        due = self.engine.planned_click
+        if due is None or due == self._prepared_due:
+            return
+        self._prepared_due = due
+        link = self.link
+        prepare = getattr(link, "prepare_click", None)
+        if prepare is None or not self.attached or self.read_only or due - self.clock() < PREPARE_MIN_S:
+            return
+        e = self.engine
+        self._spawn(prepare, e.prompt, e.session_no, e.attempt_no + 1, getattr(link, "click_epoch", None))
 
     def _new_saves(self) -> None:
         self.session_options = None
@@ -671,13 +691,18 @@ class SessionRunner:
             except Exception as exc:
                 self.submit(ClickFailed(cmd.attempt, str(exc) or type(exc).__name__, session=cmd.session))
 
-        self._track(asyncio.create_task(run()))
+        task = asyncio.create_task(run())
+        self._track(task)
+        self._click_inflight = task
 
-    def _spawn(self, fn: Callable, *args: Any) -> None:
-        """A best-effort browser call off the loop (the tab's title): a failure is a DEBUG line."""
+    def _spawn(self, fn: Callable, *args: Any, after: asyncio.Task | None = None) -> None:
+        """A best-effort browser call off the loop (the tab's title, a click's preparation): a failure is a
+        DEBUG line. `after`: a task (the click in flight) it waits for first."""
 
         async def run() -> None:
             try:
+                if after is not None and not after.done():
+                    await asyncio.wait({after})
                 await asyncio.to_thread(fn, *args)
             except Exception as exc:
                 self._log("DEBUG", f"{getattr(fn, '__name__', 'browser call')} failed: {exc}")

@@ -1,15 +1,26 @@
 """Carries out ClickMakeVideo: writes the prompt so it sticks, finds and clicks the generate button, confirms by the request.
 
-The only page changes are the editor's text and selection, and the click; the
-prompt is written exactly as given. Both happen only on the session's post (URL, site
-and source image checked in the same evaluate), one click per attempt, never through
-an element covering the button. `open_post` (batches only) sends the attached tab to
-another post on its own origin and waits for the composer.
+The only page changes are the editor's text and selection, and the click; the prompt is
+written exactly as given. Both happen only on the session's post (URL, site and source image
+checked in the same evaluate), one click per attempt, never through an element covering the
+button. `open_post` (batches only) sends the attached tab to another post on its own origin and
+waits for the composer.
+
+Prepare, then fire: while a click waits for its cooldown, `prepare_click` reads (one evaluate,
+nothing written) whether the editor already holds exactly the prompt and where the enabled,
+uncovered button is. At the deadline one evaluate checks that all of it still holds (the
+session's post, the editor's text exactly the prompt, the same button at the same place, enabled
+and not covered, the tab shown) and the move, press and release go out together. If anything
+changed, or the editor did not hold the prompt, the click does everything on the spot (write,
+verify, find; a DEBUG line says what changed). The prompt is only ever written at the deadline:
+a tab can move at any moment, and the write's own evaluate checks the page first. The engine
+still decides when; this only decides how fast.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass
 
@@ -17,7 +28,7 @@ from ..engine.events import ClickFailed, ClickMakeVideo, ClickSent
 from ..sanitize import page_text
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpError, CdpTimeout, log
-from .dom import DomSignals
+from .dom import JS_SNAPSHOT, DomSignals
 from .network import GenerationWatch
 from .observer import as_list
 from .page import JS_WHERE_FN, Expect, Page, js_call, origin_of, post_id_from_url, wrong_page
@@ -37,6 +48,27 @@ class OpenedPost:
     post_id: str | None
     media_id: str | None
     composer: bool
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A click found ready during the cooldown, with nothing written: the editor already held exactly
+    the prompt, the button was there, enabled and not covered, at (x, y).
+
+    At the deadline one evaluate checks that all of it still holds and the mouse events go out;
+    anything else and the click does everything itself on the spot (write, verify, find).
+    """
+
+    prompt: str
+    session: int | None
+    attempt: int
+    epoch: int
+    expect: Expect
+    x: float
+    y: float
+    w: float
+    h: float
+    label: str
 
 
 def _norm_text(s: str) -> str:
@@ -181,6 +213,30 @@ _JS_FIND_BUTTON = r"""(function (sels, imgSels, videoSel, tabMatch, origin, medi
            hit: ok, cover: ok ? null : __describe(hit) };
 })""" % _JS_HELPERS
 
+# At the deadline, for a prepared click: where the tab is, the editor's text, the button with the hit
+# test at its centre (not scrolled: a button that moved is prepared again), whether the tab is shown,
+# and the observer's snapshot (what is on the page now is no later attempt's), all in one evaluate.
+_JS_FIRE_CHECK = r"""(function (promptSels, btnSels, imgSels, videoSel, tabMatch, origin, media, flag) {
+  %s
+  var where = __where(imgSels, videoSel, tabMatch);
+  var out = { where: where, right: __right(where, origin, media), shown: document.visibilityState !== "hidden" };
+  if (!out.right) return out;
+  var ed = __first(promptSels);
+  out.text = ed ? __read(ed) : null;
+  var el = __first(btnSels);
+  if (el) {
+    var r = el.getBoundingClientRect();
+    var x = r.left + r.width / 2, y = r.top + r.height / 2;
+    var hit = document.elementFromPoint(x, y);
+    var ok = !!(hit && (hit === el || el.contains(hit)));
+    out.btn = { x: x, y: y, w: r.width, h: r.height, hit: ok, cover: ok ? null : __describe(hit),
+                disabled: !!(el.disabled || el.getAttribute("aria-disabled") === "true"),
+                label: String(el.getAttribute("aria-label") || el.textContent || "").slice(0, 80) };
+  }
+  out.snap = (%s)(flag);
+  return out;
+})""" % (_JS_HELPERS, JS_SNAPSHOT)
+
 _JS_CLICK = r"""(function (sels) {
   %s
   var el = __first(sels);
@@ -223,10 +279,14 @@ class Actions:
         self.tab_wait_s = tab_wait_s
         self.expect: Expect | None = None  # the session's page (set at attach, then by the session)
         self._epoch = 0  # abort() moves it on: a click still waiting (for its page, for a cover) gives up
+        self._prepared: Prepared | None = None  # the next click, made ready during the cooldown
+        self._prep_lock = threading.Lock()  # a click waits for a preparation still running, then uses it
+        self._began: tuple[int | None, int] | None = None  # (session, attempt) of the last click begun
 
     def abort(self) -> None:
         """The session is over: a click still waiting for its page or for a cover to clear never happens."""
         self._epoch += 1
+        self._prepared = None
         self.page.moved.set()
 
     @property
@@ -276,7 +336,13 @@ class Actions:
         page, board = self.page, self.board
         if self._aborted(epoch):
             return ClickFailed(attempt, "nothing was written or clicked: the session ended first")
+        with self._prep_lock:  # a preparation still running is waited for; none starts for this click after this
+            self._began = (cmd.session, attempt)
+            prep, self._prepared = self._prepared, None
         page.require()
+        fired = self._fire_prepared(cmd, epoch, prep) if prep is not None else None
+        if fired is not None:
+            return fired
         # 1. What is on the page before this click belongs to earlier attempts.
         self.dom.absorb_snapshot()
         board.begin(attempt, cmd.session)
@@ -290,6 +356,123 @@ class Actions:
             if bad:
                 return ClickFailed(attempt, f"nothing was written or clicked: {bad}")
         return ClickFailed(attempt, "nothing was clicked: the tab kept leaving the session's post")
+
+    # ------------------------------------------------------------ prepare, then fire
+
+    def prepare_click(self, prompt: str, session: int | None, attempt: int, epoch: int | None = None) -> bool:
+        """During the cooldown: see whether the click of `attempt` can go with one check at its deadline (blocking).
+
+        Read only: one evaluate (_JS_FIRE_CHECK) says whether the tab shows the session's post, the
+        editor already holds exactly `prompt` and the generate button is there, enabled and not
+        covered, and where. Nothing is written, moved or clicked here: a tab can move at any moment,
+        and what is typed into the page happens only at the deadline, in the same path as an
+        unprepared click (whose evaluate checks the page first). When anything is off, nothing is
+        kept and the click at the deadline does all of it itself. Never once that click has begun
+        (a preparation that comes late does nothing). True when the click is ready.
+        """
+        epoch = self._epoch if epoch is None else epoch
+        with self._prep_lock:
+            self._prepared = None
+            began = self._began
+            if self._aborted(epoch) or (began is not None and began[0] == session and began[1] >= attempt):
+                return False
+            page = self.page
+            page.require()
+            try:
+                chk = page.eval(self._fire_check_js())
+            except (CdpError, CdpTimeout) as exc:
+                log.debug("click not prepared: the page did not answer (%s)", exc)
+                return False
+            why = self._not_ready(chk, prompt)
+            if why is not None:
+                log.debug("click not prepared: %s", why)
+                return False
+            if self._aborted(epoch):
+                return False
+            btn = chk["btn"]
+            self._prepared = Prepared(prompt, session, attempt, epoch, self._expect(), float(btn["x"]), float(btn["y"]),
+                                      float(btn["w"]), float(btn["h"]), str(btn.get("label") or ""))
+            return True
+
+    def _fire_check_js(self) -> str:
+        sels = self.page.selectors
+        return js_call(_JS_FIRE_CHECK, as_list(sels.get("prompt")), as_list(sels.get("generate")),
+                       *self._page_args(), self.page.flag)
+
+    def _fire_prepared(self, cmd: ClickMakeVideo, epoch: int, prep: Prepared):
+        """The prepared click, if it still holds: one evaluate, then the mouse events. None: do it all now."""
+        attempt, page = cmd.attempt, self.page
+        stale = self._stale(prep, cmd, epoch)
+        chk = None
+        if stale is None:
+            try:
+                chk = page.eval(self._fire_check_js())
+            except (CdpError, CdpTimeout) as exc:
+                stale = f"the page did not answer ({exc})"
+            else:
+                stale = self._changed(chk, prep)
+        if stale is not None:
+            self.board.log("DEBUG", f"attempt {attempt}: the prepared click does not hold ({stale}); "
+                                    "preparing it again: the prompt is written and checked now")
+            return None
+        # The page is as prepared: what is on it now belongs to earlier attempts; then the click.
+        self.dom.absorb(chk.get("snap"))
+        self.board.begin(attempt, cmd.session)
+        if self.network.baseline is None:
+            self.network.take_baseline()
+        before = self.network.arm()
+        label = page_text(prep.label, 40)
+        return self._press(attempt, prep.x, prep.y, before,
+                           f"prompt already in the editor and verified ({len(_norm_text(prep.prompt))} chars), "
+                           f"{label!r} clicked", together=True)
+
+    def _stale(self, prep: Prepared, cmd: ClickMakeVideo, epoch: int) -> str | None:
+        """Why `prep` is not this click's (another prompt, session or page), or None."""
+        if prep.prompt != cmd.prompt:
+            return "the prompt is another one"
+        if prep.session != cmd.session or prep.attempt != cmd.attempt or prep.epoch != epoch:
+            return "it was prepared for another attempt"
+        if prep.expect != self._expect():
+            return "the session's page is another one"
+        return None
+
+    @staticmethod
+    def _not_ready(chk: object, prompt: str) -> str | None:
+        """Why the page (from _JS_FIRE_CHECK) does not allow a click of `prompt` with nothing written, or None."""
+        if not isinstance(chk, dict):
+            return "the page could not be read"
+        if not chk.get("right"):
+            return "the tab is not on the session's post"
+        if not chk.get("shown"):
+            return "the tab is in the background"
+        if not isinstance(chk.get("snap"), dict):
+            return "the page's observer is gone"
+        text = chk.get("text")
+        if not isinstance(text, str) or _norm_text(text) != _norm_text(prompt):
+            return "the editor does not hold exactly the prompt"
+        btn = chk.get("btn")
+        if not isinstance(btn, dict):
+            return "no generate button"
+        if btn.get("disabled"):
+            return "the generate button is disabled"
+        if not btn.get("hit"):
+            return _covered(btn)
+        if not all(isinstance(btn.get(k), (int, float)) for k in ("x", "y", "w", "h")) or btn["w"] <= 0:
+            return "the generate button has no size on screen"
+        return None
+
+    @classmethod
+    def _changed(cls, chk: object, prep: Prepared) -> str | None:
+        """What changed on the page since `prep` (from _JS_FIRE_CHECK), or None when the click can go."""
+        why = cls._not_ready(chk, prep.prompt)
+        if why is not None:
+            return why
+        btn = chk["btn"]
+        if str(btn.get("label") or "") != prep.label:
+            return "the generate button is another one"
+        if max(abs(float(btn[k]) - getattr(prep, k)) for k in ("x", "y", "w", "h")) > 0.5:
+            return "the generate button moved"
+        return None
 
     def _expect(self) -> Expect:
         return self.expect or Expect("", "", None)
@@ -325,11 +508,12 @@ class Actions:
             self.page.require()
             self.page.moved.wait(min(left, 1.0))
 
-    def _write_and_click(self, cmd: ClickMakeVideo, epoch: int):
-        attempt = cmd.attempt
-        page, board = self.page, self.board
-        args = self._page_args()
-        # 3. Write the prompt so it sticks (the evaluate that focuses the editor checks the page first).
+    def _write_prompt(self, attempt: int, prompt: str, args: tuple):
+        """Write `prompt` so it sticks, read it back: "typed" / "set", _MOVED (not the session's page) or a ClickFailed.
+
+        The evaluate that focuses the editor checks the page first.
+        """
+        page = self.page
         prompt_sels = as_list(page.selectors.get("prompt"))
         self._wait_for_editor(prompt_sels)
         try:
@@ -340,27 +524,35 @@ class Actions:
             return _MOVED
         if not isinstance(prep, dict) or not prep.get("found"):
             return ClickFailed(attempt, "no prompt editor on the page")
-        if cmd.prompt:
-            page.call("Input.insertText", text=cmd.prompt)
+        if prompt:
+            page.call("Input.insertText", text=prompt)
         else:
             page.eval(_JS_DELETE_SELECTION)
-        want = _norm_text(cmd.prompt)
+        want = _norm_text(prompt)
         got = self.capture_prompt()
-        how = "typed"
+        if got == want:
+            return "typed"
+        log.debug("prompt did not stick after insertText; trying the fallback writer")
+        # The tab may have moved since the check: the fallback checks the page again in its own evaluate.
+        again = page.eval(js_call(_JS_SET_VALUE_ON_POST, prompt_sels, prompt, *args))
+        if not isinstance(again, dict) or wrong_page(again.get("where"), self._expect()):
+            return _MOVED
+        if not again.get("written"):
+            return ClickFailed(attempt, "no prompt editor on the page")
+        got = self.capture_prompt()
         if got != want:
-            log.debug("prompt did not stick after insertText; trying the fallback writer")
-            # The tab may have moved since the check: the fallback checks the page again in its own evaluate.
-            again = page.eval(js_call(_JS_SET_VALUE_ON_POST, prompt_sels, cmd.prompt, *args))
-            if not isinstance(again, dict) or wrong_page(again.get("where"), self._expect()):
-                return _MOVED
-            if not again.get("written"):
-                return ClickFailed(attempt, "no prompt editor on the page")
-            got = self.capture_prompt()
-            how = "set"
-            if got != want:
-                return ClickFailed(
-                    attempt, f"the prompt did not stick (page shows {len(got)} chars, wanted {len(want)})"
-                )
+            return ClickFailed(attempt, f"the prompt did not stick (page shows {len(got)} chars, wanted {len(want)})")
+        return "set"
+
+    def _write_and_click(self, cmd: ClickMakeVideo, epoch: int):
+        attempt = cmd.attempt
+        page, board = self.page, self.board
+        args = self._page_args()
+        # 3. Write the prompt so it sticks.
+        how = self._write_prompt(attempt, cmd.prompt, args)
+        if not isinstance(how, str):
+            return how
+        want = _norm_text(cmd.prompt)
         # 4. Find the button (Redo first, then Make video) on the session's page, enabled and not covered.
         btn_sels = as_list(page.selectors.get("generate"))
         find = js_call(_JS_FIND_BUTTON, btn_sels, *args)
@@ -414,19 +606,29 @@ class Actions:
                 return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked (background tab)"
             page.require()
             return ClickFailed(attempt, "no generation request followed the click (background tab)")
+        return self._press(attempt, x, y, before, f"prompt {how} and verified ({len(want)} chars), {label!r} clicked")
+
+    def _press(self, attempt: int, x: float, y: float, before: int, done: str, together: bool = False):
+        """The mouse events at (x, y) (`together`: move, press and release sent at once, one round trip,
+        handled in order), then the generation request awaited: `done`, or a ClickFailed."""
+        page = self.page
         busy = False
-        for kind, extra in (("mouseMoved", {}), ("mousePressed", {"button": "left", "clickCount": 1, "buttons": 1}),
-                            ("mouseReleased", {"button": "left", "clickCount": 1, "buttons": 0})):
-            try:
-                page.call("Input.dispatchMouseEvent", type=kind, x=float(x), y=float(y), **extra)
-            except CdpTimeout:
-                busy = True  # the page is busy in its own handler: the click is delivered, its request may be late
-                break
+        events = [{"type": kind, "x": float(x), "y": float(y), **extra} for kind, extra in (
+            ("mouseMoved", {}), ("mousePressed", {"button": "left", "clickCount": 1, "buttons": 1}),
+            ("mouseReleased", {"button": "left", "clickCount": 1, "buttons": 0}))]
+        try:
+            if together:
+                page.call_many([("Input.dispatchMouseEvent", e) for e in events])
+            else:
+                for e in events:
+                    page.call("Input.dispatchMouseEvent", **e)
+        except CdpTimeout:
+            busy = True  # the page is busy in its own handler: the click is delivered, its request may be late
         if busy:
-            board.log("WARN", f"attempt {attempt}: the page is busy in its own click handler; waiting for it")
+            self.board.log("WARN", f"attempt {attempt}: the page is busy in its own click handler; waiting for it")
             self._wait_page_free()
-        if self._confirmed(attempt, before, wait):
-            return f"prompt {how} and verified ({len(want)} chars), {label!r} clicked"
+        if self._confirmed(attempt, before, self.confirm_timeout):
+            return done
         page.require()
         return ClickFailed(attempt, "no generation request followed the click")
 

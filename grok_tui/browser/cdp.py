@@ -345,14 +345,53 @@ class Connection:
         except (websocket.WebSocketException, OSError) as exc:
             self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
             raise Disconnected(self.closed_reason or "send failed") from None
-        if not isinstance(result, dict):
-            raise CdpError(method, "malformed answer")
-        if "error" in result and "result" not in result:
-            err = result.get("error")
-            msg = err.get("message") if isinstance(err, dict) else str(err)
-            raise CdpError(method, str(msg))
-        res = result.get("result")
-        return res if isinstance(res, dict) else {}
+        return _answer(method, result)
+
+    def call_many(self, calls: list[tuple[str, dict]], *, session_id: str | None = None, timeout: float = 5.0) -> list[dict]:
+        """Send every call at once, in order, then wait for all their answers (one round trip for the lot).
+
+        Chrome handles them in the order sent, as if each waited for the one before. `timeout` bounds
+        the whole; a CdpTimeout names the first call still unanswered.
+        """
+        if not self.alive:
+            raise Disconnected(self.closed_reason or "connection closed")
+        sock = self._sock
+        messages = []
+        with self._ids:
+            for method, params in calls:
+                self._next_id += 1
+                message = {"id": self._next_id, "method": method, "params": params or {}}
+                if session_id is not None:
+                    message["sessionId"] = session_id
+                messages.append(message)
+        for message in messages:
+            sock.method_results[message["id"]] = queue.Queue()
+        try:
+            try:
+                for message in messages:
+                    sock._ws.send(json.dumps(message))
+            except (websocket.WebSocketException, OSError) as exc:
+                self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
+                raise Disconnected(self.closed_reason or "send failed") from None
+            deadline = time.monotonic() + timeout
+            answers = []
+            for message in messages:
+                while True:
+                    if sock._stopped.is_set():
+                        raise Disconnected(self.closed_reason or "connection closed")
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise CdpTimeout(message["method"], timeout)
+                    try:
+                        result = sock.method_results[message["id"]].get(timeout=min(left, 0.5))
+                        break
+                    except queue.Empty:
+                        continue
+                answers.append(_answer(message["method"], result))
+            return answers
+        finally:
+            for message in messages:
+                sock.method_results.pop(message["id"], None)
 
     def on(self, event_name: str, callback: EventHandler, *, session_id: str | None = None) -> None:
         self._handlers.setdefault(session_id, {}).setdefault(event_name, []).append(callback)
@@ -396,6 +435,18 @@ class Connection:
                 return
             self.closed_reason = "closed by grok-tui"
         self._sock.stop_now()
+
+
+def _answer(method: str, result: object) -> dict:
+    """A call's result, or a CdpError for Chrome's error answer."""
+    if not isinstance(result, dict):
+        raise CdpError(method, "malformed answer")
+    if "error" in result and "result" not in result:
+        err = result.get("error")
+        msg = err.get("message") if isinstance(err, dict) else str(err)
+        raise CdpError(method, str(msg))
+    res = result.get("result")
+    return res if isinstance(res, dict) else {}
 
 
 class CdpSession:
@@ -451,6 +502,21 @@ class CdpSession:
             if not self.alive:
                 raise Disconnected(self.disconnect_reason or "session closed")
             return self.connection.call(method, params, session_id=self.session_id, timeout=timeout)
+        finally:
+            self._lock.release()
+
+    def call_many(self, calls: list[tuple[str, dict]], timeout: float = 5.0) -> list[dict]:
+        """`calls` sent at once, in order, their answers awaited together (serialized with call())."""
+        if not self.alive:
+            raise Disconnected(self.disconnect_reason or "session closed")
+        if self.deadline is not None:
+            timeout = self.deadline.bound(timeout, calls[0][0])
+        if not self._lock.acquire(timeout=timeout):
+            raise CdpTimeout(calls[0][0], timeout)
+        try:
+            if not self.alive:
+                raise Disconnected(self.disconnect_reason or "session closed")
+            return self.connection.call_many(calls, session_id=self.session_id, timeout=timeout)
         finally:
             self._lock.release()
 

@@ -21,7 +21,7 @@ from .observer import SignalGate, classify_toast, validate_signal
 from .page import Page, js_call
 from .signals import PageNotice, SignalStats, VideoUrl
 
-_JS_SNAPSHOT = "(function (f) { return (window[f] && window[f].snapshot) ? window[f].snapshot() : null; })"
+JS_SNAPSHOT = "(function (f) { return (window[f] && window[f].snapshot) ? window[f].snapshot() : null; })"
 
 
 def _store_key(e: dict) -> str | None:
@@ -151,11 +151,15 @@ class DomSignals:
     def absorb_snapshot(self) -> None:
         """Mark every video, toast and store entry on the page now as seen (they are not the next attempt's)."""
         page = self.page
-        expr = js_call(_JS_SNAPSHOT, page.flag)
+        expr = js_call(JS_SNAPSHOT, page.flag)
         snap = page.eval(expr)
         if snap is None:
             page.install()
             snap = page.eval(expr)
+        self.absorb(snap)
+
+    def absorb(self, snap: object) -> None:
+        """What the page's observer snapshot (`snapshot()`) lists is seen: no later attempt's."""
         if not isinstance(snap, dict):
             return
         with self.board.lock:

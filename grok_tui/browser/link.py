@@ -324,6 +324,12 @@ class BrowserLink:
         `epoch`: `click_epoch` read when the click was asked for; a session_ended() since then means no click."""
         self.actions.execute_click(cmd, epoch)
 
+    def prepare_click(self, prompt: str, session: int | None, attempt: int, epoch: int | None = None) -> bool:
+        """During the cooldown: write and verify the prompt, find the button (blocking; nothing is clicked).
+
+        The execute_click of `attempt` then checks all of it in one evaluate and only sends the mouse events."""
+        return self.actions.prepare_click(prompt, session, attempt, epoch)
+
     @property
     def click_epoch(self) -> int:
         return self.actions.epoch

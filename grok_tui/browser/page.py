@@ -240,6 +240,10 @@ class Page:
     def call(self, method: str, timeout: float | None = None, **params) -> dict:
         return self.require().call(method, timeout=timeout or self.call_timeout, **params)
 
+    def call_many(self, calls: list[tuple[str, dict]], timeout: float | None = None) -> list[dict]:
+        """`calls` sent at once, in order; their answers awaited together (one round trip)."""
+        return self.require().call_many(calls, timeout=timeout or self.call_timeout)
+
     def eval(self, expression: str, timeout: float | None = None, context_id: int | None = None):
         params = {"expression": expression, "returnByValue": True, "awaitPromise": False}
         if context_id is not None:

@@ -152,6 +152,14 @@ class SessionEngine:
         return min(times) if times else None
 
     @property
+    def planned_click(self) -> float | None:
+        """When the next click is due while it waits for its cooldown (a retry, the next video), else None.
+
+        The link may get that click ready meanwhile; the engine still decides when it happens.
+        """
+        return self._pending.due if self._pending is not None and self.phase.active else None
+
+    @property
     def held_for_options(self) -> bool:
         """A request was held back by the options guard; the user sets them back and retries."""
         return self.phase == Phase.MANUAL_WAIT and self._held_is_retry is not None

@@ -1,0 +1,189 @@
+"""Prepare, then fire (issue 15): the click found ready during the cooldown (read only: nothing is
+written then), checked in one evaluate at the deadline, prepared again (written and checked on the
+spot) when the page changed meanwhile. Real headless Chromium, the sim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from grok_tui.browser.cdp import CdpSession
+from grok_tui.browser.endpoint import discover
+from grok_tui.browser.link import BrowserLink
+from grok_tui.browser.signals import LinkLog
+from grok_tui.engine.events import ClickMakeVideo, ClickSent
+from grok_tui.runner import SessionRunner
+from grok_tui.store import StateStore
+from test_browser_link import wait_requests
+
+PROMPT = "a red fox running through snow,\nslow motion — 日本 🎬"
+PREPARED = "already in the editor"  # in a prepared click's ClickSent detail
+EDITOR_TEXT = "(function(){var e=document.getElementById('prompt-editor'); return e.value !== undefined ? e.value : e.innerText;})()"
+
+
+class Events(list):
+    def __call__(self, event):
+        self.append(event)
+
+    def sent(self, attempt):
+        return [e for e in self if isinstance(e, ClickSent) and e.attempt == attempt]
+
+    def logs(self, needle):
+        return [e.message for e in self if isinstance(e, LinkLog) and needle in e.message]
+
+
+def attached(rig):
+    events = Events()
+    link = BrowserLink(port=rig.chrome.port, tab_match="/imagine/post/", emit=events)
+    link.attach()
+    return link, events
+
+
+def other_session(rig) -> CdpSession:
+    """A second DevTools session on the tab: what a person at the keyboard does to the page."""
+    _, targets = discover(port=rig.chrome.port)
+    return CdpSession([t for t in targets if "/imagine/post/" in t.get("url", "")][0])
+
+
+def type_into_editor(rig, text: str) -> None:
+    s = other_session(rig)
+    try:
+        s.call("Runtime.evaluate", expression=(
+            "(function(){var e=document.getElementById('prompt-editor');"
+            "e.focus(); var r=document.createRange(); r.selectNodeContents(e); var sel=getSelection();"
+            "sel.removeAllRanges(); sel.addRange(r); if (e.select) e.select();})()"))
+        s.call("Input.insertText", text=text)
+    finally:
+        s.close()
+
+
+def page_eval(rig, expression: str):
+    s = other_session(rig)
+    try:
+        return (s.call("Runtime.evaluate", expression=expression, returnByValue=True).get("result") or {}).get("value")
+    finally:
+        s.close()
+
+
+def click(link, site, attempt, prompt=PROMPT, session=1):
+    link.execute_click(ClickMakeVideo(attempt=attempt, prompt=prompt, media_id=site.media_id, session=session))
+
+
+# ---------------------------------------------------------------- the link
+
+
+def test_a_preparation_writes_nothing_and_a_prompt_not_in_the_editor_is_written_at_the_deadline(rigs):
+    rig = rigs("ok", editor="textarea")
+    link, events = attached(rig)
+    try:
+        type_into_editor(rig, "my own draft")
+        page_eval(rig, "window.__seen = []; ['input', 'beforeinput', 'keydown', 'mousemove', 'mousedown', 'focusin']"
+                       ".forEach(function (t) { document.addEventListener(t, function () { __seen.push(t); }, true); })")
+        assert link.prepare_click(PROMPT, 1, 1) is False  # the editor does not hold the prompt: nothing kept
+        time.sleep(0.2)
+        assert page_eval(rig, EDITOR_TEXT) == "my own draft"
+        assert page_eval(rig, "__seen") == []  # nothing typed, focused or moved on the page
+        assert events.sent(1) == []
+        click(link, rig.site, 1)  # the deadline path writes it, checks the page first
+        [sent] = events.sent(1)
+        assert PREPARED not in sent.detail and "typed and verified" in sent.detail
+        assert [r["prompt"] for r in wait_requests(rig.site, 1)] == [PROMPT]
+    finally:
+        link.close()
+
+
+def test_a_prepared_click_sends_the_prompt_with_one_check(rigs):
+    rig = rigs("ok", editor="prosemirror")
+    link, events = attached(rig)
+    try:
+        type_into_editor(rig, PROMPT)  # as an earlier attempt of the session leaves it
+        assert link.prepare_click(PROMPT, 1, 1)
+        click(link, rig.site, 1)
+        [sent] = events.sent(1)
+        assert PREPARED in sent.detail
+        reqs = wait_requests(rig.site, 1)
+        assert [r["prompt"] for r in reqs] == [PROMPT] and reqs[0]["trusted"] is True  # one real click
+    finally:
+        link.close()
+
+
+def test_editor_changed_between_prepare_and_fire_is_prepared_again(rigs):
+    rig = rigs("ok,ok", editor="prosemirror")
+    link, events = attached(rig)
+    try:
+        type_into_editor(rig, PROMPT)
+        assert link.prepare_click(PROMPT, 1, 1)
+        type_into_editor(rig, "something the user typed meanwhile")
+        assert "something the user typed" in page_eval(rig, EDITOR_TEXT)
+        click(link, rig.site, 1)
+        [sent] = events.sent(1)
+        assert PREPARED not in sent.detail  # written again, then clicked
+        assert events.logs("the prepared click does not hold (the editor does not hold exactly the prompt)")
+        reqs = wait_requests(rig.site, 1)
+        assert [r["prompt"] for r in reqs] == [PROMPT]  # exactly the user's prompt, not what was typed
+    finally:
+        link.close()
+
+
+def test_a_button_that_moved_or_got_covered_is_prepared_again(rigs):
+    rig = rigs("ok,ok,ok", editor="textarea")
+    link, events = attached(rig)
+    try:
+        type_into_editor(rig, PROMPT)
+        assert link.prepare_click(PROMPT, 1, 1)
+        page_eval(rig, "document.querySelector('#generate').style.transform = 'translate(-40px, 0)'")
+        click(link, rig.site, 1)
+        assert events.logs("the prepared click does not hold (the generate button moved)")
+        assert PREPARED not in events.sent(1)[0].detail
+        wait_requests(rig.site, 1)
+        time.sleep(1.0)  # the generation runs out
+        assert link.prepare_click(PROMPT, 1, 2)
+        page_eval(rig, """(function(){var b=document.querySelector('#generate').getBoundingClientRect();
+            var d=document.createElement('div'); d.id='cover'; d.style.cssText='position:fixed;z-index:9;background:#000;'
+            +'left:'+(b.left-2)+'px;top:'+(b.top-2)+'px;width:'+(b.width+4)+'px;height:'+(b.height+4)+'px';
+            document.body.appendChild(d); setTimeout(function(){d.remove();}, 400);})()""")
+        click(link, rig.site, 2)  # the full path waits for the cover to clear, then clicks
+        assert any("covered" in m for m in events.logs("the prepared click does not hold"))
+        reqs = wait_requests(rig.site, 2)
+        assert [r["prompt"] for r in reqs] == [PROMPT, PROMPT]
+    finally:
+        link.close()
+
+
+def test_a_preparation_that_comes_after_its_click_began_does_nothing(rigs):
+    rig = rigs("ok", editor="textarea")
+    link, events = attached(rig)
+    try:
+        click(link, rig.site, 1)
+        wait_requests(rig.site, 1)
+        assert page_eval(rig, EDITOR_TEXT) == PROMPT  # the page keeps the prompt after its generation
+        assert link.prepare_click(PROMPT, 1, 1) is False  # attempt 1's click already began
+        assert link.prepare_click(PROMPT, 2, 1) is True  # a new session's attempt 1 is another click
+    finally:
+        link.close()
+
+
+# ---------------------------------------------------------------- a session
+
+
+def test_a_session_prepares_every_retry_and_sends_exactly_the_prompt(rigs, tmp_path):
+    rig = rigs("mod@0,mod@30,mod@0,ok", editor="prosemirror")
+    settings = rig.settings(video_goal=1, max_retries=5, cooldown_s=0.4, next_video_delay_s=0.4)
+    events = Events()
+    runner = SessionRunner(settings, StateStore(tmp_path / "state"), BrowserLink, listener=events)
+
+    async def go():
+        await runner.attach()
+        runner.start_loop()
+        await runner.start_session(PROMPT)
+        await asyncio.wait_for(runner.ended.wait(), 60)
+        await runner.close()
+
+    asyncio.run(go())
+    summary = runner.records[-1].summary
+    assert (summary.outcome, summary.retriesAttempted) == ("success", 3)
+    assert [r["prompt"] for r in rig.site.requests] == [PROMPT] * 4
+    clicked = [line.message for line in runner.engine.session.logs if " clicked (" in line.message]
+    assert len(clicked) == 4 and PREPARED not in clicked[0]  # the first click has no cooldown before it
+    assert all(PREPARED in m for m in clicked[1:]), clicked
