@@ -939,11 +939,12 @@ class SimSite:
         with self._lock:
             return self._script.popleft() if self._script else self.default
 
-    def _emit(self, kind: str, video_id, progress, server_ts: float) -> None:
+    def _emit(self, kind: str, video_id, progress, server_ts: float) -> dict:
+        """Record what is being streamed; the caller sets `sent` (s) once its last byte is written."""
+        entry = {"t": server_ts / 1000.0, "serverTs": server_ts, "videoId": video_id, "kind": kind, "progress": progress}
         with self._lock:
-            self._emitted.append(
-                {"t": server_ts / 1000.0, "serverTs": server_ts, "videoId": video_id, "kind": kind, "progress": progress}
-            )
+            self._emitted.append(entry)
+        return entry
 
     # ---- pages ------------------------------------------------------------------------------
     def _post_info(self, post_id: str) -> dict:
@@ -1082,8 +1083,10 @@ class SimSite:
                     self._add_post(video_id, video_post_id, parent, progress, kind == "moderated")
                 ts = time.time() * 1000.0
                 v["serverTs"] = ts
-                self._emit(kind, video_id, progress, ts)
+                entry = self._emit(kind, video_id, progress, ts)
                 write({"result": {"response": {"streamingVideoGenerationResponse": v}}})
+                with self._lock:
+                    entry["sent"] = time.time()  # a "split" object's last part leaves ~20 ms after serverTs
             h.end_chunked()
         except _QUIET_ERRORS:
             h.close_connection = True
