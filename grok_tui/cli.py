@@ -176,9 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--browser", default=None, help="browser executable (default: first Chrome/Chromium on PATH)")
     p.add_argument("--headless", action="store_true", help="no window (for testing)")
 
-    from . import history_cli
-
-    history_cli.add_parser(sub)
+    p = sub.add_parser(  # the command's module (grok_tui.history_cli) loads when it runs
+        "history",
+        help="the recorded sessions, newest first (text, CSV or JSON Lines)",
+        description="Print the recorded sessions, newest first: a table, CSV with a header (--csv) or "
+        "JSON Lines (--json). Skipped corrupt history lines are counted on stderr.",
+    )
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", dest="format", action="store_const", const="json", help="JSON Lines, one session a line")
+    fmt.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV with a header row")
+    p.add_argument("--since", metavar="DATE", help="only sessions that ended on or after DATE (YYYY-MM-DD, local time)")
+    p.add_argument("--prompt", metavar="TEXT", help="only sessions whose prompt contains TEXT (case-insensitive)")
+    p.set_defaults(format="text")
 
     p = sub.add_parser(
         "doctor",

@@ -32,22 +32,6 @@ from .history import (
 EXIT_OK, EXIT_BAD_ARGS, EXIT_CANNOT_READ = 0, 2, 3
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "history",
-        help="the recorded sessions, newest first (text, CSV or JSON Lines)",
-        description="Print the recorded sessions, newest first: a table, CSV with a header (--csv) or "
-        "JSON Lines (--json). Skipped corrupt history lines are counted on stderr.",
-    )
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", dest="format", action="store_const", const="json", help="JSON Lines, one session a line")
-    fmt.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV with a header row")
-    p.add_argument("--since", metavar="DATE", help="only sessions that ended on or after DATE (YYYY-MM-DD, local time)")
-    p.add_argument("--prompt", metavar="TEXT", help="only sessions whose prompt contains TEXT (case-insensitive)")
-    p.set_defaults(format="text")
-    return p
-
-
 def run(ns: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     from .settings import state_dir
     from .store import HISTORY_FILE

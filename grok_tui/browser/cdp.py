@@ -5,18 +5,23 @@ for an attached target carry a top-level `sessionId` (flattened sessions) and
 its events come back with the same key; `CdpSession` is one target's view of a
 connection. pychrome's own receive loop can die on a closed socket without
 marking the tab stopped (pending calls then hang, a traceback is printed), and
-its dispatcher drops the `sessionId`: `_Socket` replaces both. pychrome is imported
-when the first connection is made (`_socket_class`), not with this module: its import
-pulls in requests and urllib3 (~35 ms), which the app's first frame need not wait for.
+its dispatcher drops the `sessionId`: `_Socket` replaces both. pychrome's `tab` module is
+imported when the first connection is made (`_socket_class`), not with this module, and
+without the package's `__init__` (`_pychrome_tab`): that also imports `pychrome.browser`,
+i.e. requests, urllib3 and charset_normalizer (~45 ms of every start), for HTTP calls that
+grok-tui makes itself (`endpoint.discover`).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import json
 import logging
 import queue
 import socket
+import sys
 import threading
 import time
 from typing import Callable
@@ -221,10 +226,29 @@ def open_websocket(
     return ws
 
 
+def _pychrome_tab():
+    """pychrome's `tab` module (its Tab and, star-imported, its exceptions). When pychrome is not
+    imported yet, its package body is skipped for this: a placeholder package stands in while
+    `pychrome.tab` and `pychrome.exceptions` load, then leaves, so that a later `import pychrome`
+    runs the real `__init__` (which finds these two loaded and uses the same classes)."""
+    if "pychrome" in sys.modules:
+        return importlib.import_module("pychrome.tab")
+    spec = importlib.util.find_spec("pychrome")
+    if spec is None or not spec.submodule_search_locations:
+        return importlib.import_module("pychrome.tab")  # not a plain package: import it as usual
+    placeholder = importlib.util.module_from_spec(spec)  # the package, its __init__ not run
+    sys.modules["pychrome"] = placeholder
+    try:
+        return importlib.import_module("pychrome.tab")
+    finally:
+        if sys.modules.get("pychrome") is placeholder:
+            del sys.modules["pychrome"]
+
+
 @functools.cache
 def _socket_class() -> type:
-    """The transport class, defined on first use (importing pychrome then)."""
-    import pychrome
+    """The transport class, defined on first use (importing pychrome's Tab then)."""
+    pychrome = _pychrome_tab()
 
     class _Socket(pychrome.Tab):
         """pychrome.Tab as the transport of a Connection: our socket, our receive loop, our dispatch."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ..engine.events import ClickMakeVideo
 from ..sanitize import page_text, strip_url
@@ -32,9 +33,11 @@ from .guard import OptionsGuard
 from .network import GenerationWatch
 from .observer import SignalGate, merge_selectors
 from .page import Expect, Page, media_id_from_src, origin_of, post_id_from_url
-from .probe import Probe, ProbeReport
 from .signals import AttachInfo, Attached, AwaitingPermission, Emit, TabIdentity, TabLost, TabsChanged
 from .tabs import Tabs
+
+if TYPE_CHECKING:
+    from .probe import ProbeReport
 
 
 class BrowserLink:
@@ -393,6 +396,8 @@ class BrowserLink:
 
         `write_test`: write a marker into the editor and put the user's text back exactly (nothing is sent).
         """
+        from .probe import Probe  # loaded for the page check only, not with every attach
+
         return Probe(self.page, self.dom, self.network).run(write_test=write_test, skip_reason=skip_reason)
 
     def open_post(self, url: str | None, wait_s: float = 10.0) -> OpenedPost:

@@ -1,0 +1,60 @@
+"""Start-up (issue 15): a `grok-tui run --no-ui` process attaches without loading what its path does not use.
+
+A fresh process runs the real command line against the sim in headless Chromium; when the
+`attached` line is printed it records which modules are loaded, then imports pychrome as a
+whole and checks the live connection still works with the same classes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = r"""
+import json, os, sys
+import grok_tui.headless as h
+
+emit = h.JsonPrinter.emit
+
+def probe(self, obj):
+    emit(self, obj)
+    if obj.get("event") != "attached":
+        return
+    loaded = sorted(sys.modules)
+    from grok_tui.browser import cdp
+    import pychrome  # the whole package now (its __init__ too), after the transport loaded its tab module
+    transport = cdp._socket_class()
+    same = issubclass(transport, pychrome.Tab) and transport.TimeoutException is pychrome.TimeoutException
+    conn = next(c for c in __import__("gc").get_objects() if isinstance(c, cdp.Connection) and c.alive)
+    answer = conn.call("Browser.getVersion", timeout=5)
+    sys.stderr.write(json.dumps({"loaded": loaded, "same": same, "product": answer.get("product", "")}) + "\n")
+    sys.stderr.flush()
+    os._exit(0)
+
+h.JsonPrinter.emit = probe
+from grok_tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+# Not on the headless run's path to `attached`: the UI, pychrome's HTTP client (grok-tui does its own
+# discovery requests), the sim, and the commands' and features' modules a run does not use up to there.
+NOT_LOADED = ["textual", "rich", "requests", "urllib3", "charset_normalizer", "pychrome.browser", "grok_tui.sim",
+              "grok_tui.ui", "grok_tui.export", "grok_tui.batch", "grok_tui.batch_runner", "grok_tui.history_cli",
+              "grok_tui.doctor", "grok_tui.browser.probe", "grok_tui.browser.launcher"]
+
+
+def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):
+    rig = rigs("silent")
+    cmd = [sys.executable, "-c", PROBE, "run", "--no-ui", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/",
+           "--prompt", "a fox", "--timeout", "60"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads(p.stdout.splitlines()[0])["event"] == "attached"
+    report = json.loads(p.stderr.strip().splitlines()[-1])
+    loaded = set(report["loaded"])
+    assert {"pychrome.tab", "grok_tui.runner", "grok_tui.browser.link"} <= loaded
+    assert [m for m in NOT_LOADED if m in loaded] == []
+    # pychrome loaded in full afterwards uses the transport's own classes, and the connection still answers
+    assert report["same"] is True
+    assert report["product"].startswith(("HeadlessChrome/", "Chrome/"))
