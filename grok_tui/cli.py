@@ -339,9 +339,12 @@ def _cmd_tui(ns: argparse.Namespace) -> int:
     from .browser.endpoint import preflight
 
     try:
-        preflight(settings.endpoint_spec(), settings.tab)
+        endpoint = preflight(settings.endpoint_spec(), settings.tab)
     except BrowserError as exc:
         raise _Fatal(str(exc), EXIT_CANNOT_START) from None
+    from .browser.link import warm_up
+
+    warm_up(settings.endpoint_spec(), endpoint)  # the browser connection opens while the UI loads and draws
     return _run_app(settings, _store())
 
 

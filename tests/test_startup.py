@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PROBE = r"""
 import json, os, sys
 import grok_tui.headless as h
@@ -58,3 +60,41 @@ def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):
     # pychrome loaded in full afterwards uses the transport's own classes, and the connection still answers
     assert report["same"] is True
     assert report["product"].startswith(("HeadlessChrome/", "Chrome/"))
+
+
+def test_connection_opened_ahead_is_taken_over_by_the_link(rigs):
+    """`grok-tui` opens the browser connection while the UI loads; the runner's link attaches on it, no second one."""
+    from grok_tui.browser import link as link_mod
+    from grok_tui.browser.endpoint import EndpointSpec, preflight
+
+    rig = rigs("")
+    spec = EndpointSpec(port=rig.chrome.port)
+    link_mod.warm_up(spec, preflight(spec, "/imagine/post/"))
+    opened = link_mod._warm[spec].result(timeout=10)[2].conn
+    changes = []
+    link = link_mod.BrowserLink(endpoint=spec, tab_match="/imagine/post/", emit=changes.append)
+    try:
+        info = link.attach()
+        assert info.identity.post_id == rig.site.post_id
+        assert link._tabs.conn is opened and opened.alive
+        assert spec not in link_mod._warm  # taken once
+        assert link._tabs.on_change == link._tabs_changed  # the tab list now reports to this link
+    finally:
+        link.close()
+
+
+def test_connection_opened_ahead_that_failed_leaves_the_link_its_own_error():
+    from grok_tui.browser import link as link_mod
+    from grok_tui.browser.cdp import NothingListening
+    from grok_tui.browser.endpoint import EndpointSpec
+    from grok_tui.browser.launcher import free_port
+
+    spec = EndpointSpec(port=free_port())
+    link_mod.warm_up(spec)
+    link = link_mod.BrowserLink(endpoint=spec, tab_match="/imagine/post/", emit=lambda _e: None)
+    try:
+        with pytest.raises(NothingListening):
+            link.attach()
+        assert spec not in link_mod._warm
+    finally:
+        link.close()

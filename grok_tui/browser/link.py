@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
 from ..engine.events import ClickMakeVideo
 from ..sanitize import page_text, strip_url
 from .actions import CONFIRM_TIMEOUT, Actions, OpenedPost
 from .attempts import AttemptBoard
-from .cdp import PERMISSION_WAIT_S, BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening
+from .cdp import PERMISSION_WAIT_S, BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening, log
 from .dom import DomSignals
 from .download import fetch_resource
 from .download import resolve as resolve_url
@@ -38,6 +40,77 @@ from .tabs import Tabs
 
 if TYPE_CHECKING:
     from .probe import ProbeReport
+
+
+# ---------------------------------------------------------------------- the connection opened ahead
+
+_warm: dict[EndpointSpec, Future] = {}
+_warm_lock = threading.Lock()
+
+
+def warm_up(spec: EndpointSpec, endpoint: Endpoint | None = None, *, deadline_s: float = ATTACH_DEADLINE_S) -> None:
+    """Open the browser connection and its tab list in a thread now, while the caller goes on (the UI
+    loads and draws its first screen); the next BrowserLink for `spec` takes them over.
+
+    Only for a classic endpoint (Chrome started with --remote-debugging-port: `endpoint.browser`, from
+    /json/version): nothing to allow there. For Chrome's chrome://inspect toggle the link connects
+    itself, when it attaches, and says that Chrome asks. Nothing is attached or installed on a tab.
+    A connection opened ahead that failed is dropped: the link connects itself, with its own errors.
+    """
+
+    def work() -> tuple[Endpoint, dict, Tabs] | None:
+        ep = endpoint or resolve(spec, deadline_s=deadline_s)
+        if not ep.browser:
+            return None
+        conn = Connection(ep.ws_url, deadline_s=deadline_s, permission_wait_s=deadline_s)
+        try:
+            version = conn.call("Browser.getVersion", timeout=deadline_s)
+            return ep, version, Tabs(conn, lambda: None, timeout=deadline_s)
+        except BaseException:
+            conn.close()
+            raise
+
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # the link connects itself and says what is wrong
+            future.set_exception(exc)
+
+    with _warm_lock:
+        if spec in _warm:
+            return
+        _warm[spec] = future
+    threading.Thread(target=run, name="cdp-warm-up", daemon=True).start()
+
+
+def _take_warm(spec: EndpointSpec, wait_s: float) -> tuple[Endpoint, dict, Tabs] | None:
+    """The connection opened ahead for `spec` (waiting for it up to `wait_s`), once; None when there is none."""
+    with _warm_lock:
+        future = _warm.pop(spec, None)
+    if future is None:
+        return None
+    try:
+        got = future.result(timeout=max(wait_s, 0.0))
+    except FutureTimeout:
+        future.add_done_callback(_close_warm)
+        return None
+    except Exception as exc:
+        log.debug("the connection opened ahead failed: %s", exc)
+        return None
+    if got is not None and not got[2].conn.alive:
+        return None
+    return got
+
+
+def _close_warm(future: Future) -> None:
+    try:
+        got = future.result()
+    except Exception:
+        return
+    if got is not None:
+        got[2].conn.close()
 
 
 class BrowserLink:
@@ -132,6 +205,9 @@ class BrowserLink:
         tabs = self._tabs
         if tabs is not None and tabs.conn.alive:
             return tabs
+        warm = _take_warm(self.spec, d.bound(self.call_timeout, "the connection opened ahead"))
+        if warm is not None:
+            return self._adopt(*warm)
         ep = resolve(self.spec, deadline_s=d.bound(self.call_timeout, "finding the DevTools endpoint"))
         d.where = f"{ep.host}:{ep.port}"
         self._waiting_since = None
@@ -151,10 +227,14 @@ class BrowserLink:
         except BaseException:
             conn.close()
             raise
+        return self._adopt(ep, version, tabs)
+
+    def _adopt(self, ep: Endpoint, version: dict, tabs: Tabs) -> Tabs:
         self.endpoint, self._tabs = ep, tabs
         self._version = version
         self.host, self.port = ep.host, ep.port
         self._announce = f"connected to {version.get('product') or 'Chrome'} ({ep.label})"
+        tabs.on_change = self._tabs_changed
         return tabs
 
     def _waiting(self, ep: Endpoint) -> None:

@@ -30,7 +30,7 @@ def _is_page(info: dict) -> bool:
 class Tabs:
     def __init__(self, conn: Connection, on_change: Callable[[], None], timeout: float = 5.0):
         self.conn = conn
-        self._on_change = on_change
+        self.on_change = on_change  # the link that holds this list (set again when a link takes over one opened ahead)
         self._lock = threading.Lock()
         self._targets: dict[str, dict] = {}
         self._session: CdpSession | None = None
@@ -82,7 +82,7 @@ class Tabs:
 
     def _changed(self) -> None:
         try:
-            self._on_change()
+            self.on_change()
         except Exception:
             log.error("tabs: change callback failed", exc_info=True)
 
