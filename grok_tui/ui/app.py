@@ -97,6 +97,11 @@ class GrokApp(App):
         self.queue = BatchQueue(self.runner, store.directory, on_change=self._queue_changed, on_end=self._batch_over)
         if settings.keymap:
             self.set_keymap(dict(settings.keymap))
+        for theme in self._grok_themes.values():
+            self.register_theme(theme)
+        if self._initial_theme.name not in self._grok_themes:
+            self.register_theme(self._initial_theme)
+        self.theme = self._initial_theme.name
 
     # ------------------------------------------------------------ runner -> UI
 
@@ -127,11 +132,6 @@ class GrokApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        for theme in self._grok_themes.values():
-            self.register_theme(theme)
-        if self._initial_theme.name not in self._grok_themes:
-            self.register_theme(self._initial_theme)
-        self.theme = self._initial_theme.name
         for warning in self.store.warnings:
             self.notify(warning, severity="warning", timeout=10)
         self.call_after_refresh(self._show_last_session)
