@@ -328,7 +328,7 @@ class GrokApp(App):
                 self.link_attached = True
                 self.link_detail = "watching read-only" if self.runner.read_only else "attached"
                 self.link_info, self.tab_identity = info, info.identity
-                self.schedule_view()
+                self.refresh_view()  # at once, not with the next 10-a-second repaint: once per attach
             case n.AwaitingPermission() as waiting:
                 self.link_detail = "allow the connection in Chrome"  # in the header until the attach ends
                 self.notify(waiting.message.capitalize() + ".", title="Chrome is asking", timeout=waiting.wait_s or 30)
