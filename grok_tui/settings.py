@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import errno
 import os
 import re
@@ -93,6 +92,8 @@ def read_config(path: Path) -> dict[str, Any]:
     known = list(Settings.model_fields)
     for key in data:
         if key not in Settings.model_fields:
+            import difflib  # for this message only
+
             near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             hint = f" (did you mean {near[0]}?)" if near else f"; known settings: {', '.join(known)}"
             raise SettingsError(f"The config file {path} has an unknown setting {key!r}{hint}.")

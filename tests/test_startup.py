@@ -45,7 +45,7 @@ sys.exit(main(sys.argv[1:]))
 # discovery requests), the sim, and the commands' and features' modules a run does not use up to there.
 NOT_LOADED = ["textual", "rich", "requests", "urllib3", "charset_normalizer", "pychrome.browser", "grok_tui.sim",
               "grok_tui.ui", "grok_tui.export", "grok_tui.batch", "grok_tui.batch_runner", "grok_tui.history_cli",
-              "grok_tui.doctor", "grok_tui.browser.probe", "grok_tui.browser.launcher"]
+              "grok_tui.doctor", "grok_tui.browser.probe", "grok_tui.browser.launcher", "difflib"]
 
 
 def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):
