@@ -32,7 +32,6 @@ from ..settings import Settings, state_dir
 from ..store import StateStore
 from .actions import ACTIONS, BY_ID, bindings
 from .messages import RunnerNotice
-from .modals import HelpScreen, Limits, PromptScreen, SettingsScreen, TabsScreen
 from .themes import ThemeError, resolve_theme
 from .widgets import AttemptsTable, HeaderBar, LogPane, PromptPane, SessionPane
 
@@ -340,6 +339,8 @@ class GrokApp(App):
                 self.link_attached, self.link_detail = False, reason
                 self.schedule_view()
             case n.TabsChanged(tabs=tabs):
+                from .modals import TabsScreen  # the dialogs load when first used, not before the first frame
+
                 if isinstance(self.screen, TabsScreen):
                     self.screen.show(list(tabs))
             case n.ClickPaused():
@@ -451,6 +452,8 @@ class GrokApp(App):
         self.runner.submit(SetAutoRetry())
 
     def action_edit_prompt(self) -> None:
+        from .modals import PromptScreen
+
         def done(text: str | None) -> None:
             if text is not None:
                 self.set_prompt(text)
@@ -479,6 +482,8 @@ class GrokApp(App):
         self.notify(f"{len(text)} characters from the page.", title="Prompt captured")
 
     def action_settings(self) -> None:
+        from .modals import Limits, SettingsScreen
+
         p = self.runner.engine.persistent
 
         def done(limits: Limits | None) -> None:
@@ -490,6 +495,8 @@ class GrokApp(App):
         self.push_screen(SettingsScreen(p.video_goal, p.max_retries), done)
 
     def action_tabs(self) -> None:
+        from .modals import TabsScreen
+
         def picked(target_id: str | None) -> None:
             current = getattr(self.runner.info, "target_id", None)
             if target_id and target_id != current:
@@ -536,6 +543,8 @@ class GrokApp(App):
         notify("grok-tui batch", text)
 
     def action_help(self) -> None:
+        from .modals import HelpScreen
+
         rows = [(self._keys_for(a.id) or a.key_display or a.key, a.help) for a in ACTIONS if a.key is not None]
         self.push_screen(HelpScreen(rows))
 
