@@ -101,3 +101,32 @@ def test_connection_opened_ahead_that_failed_leaves_the_link_its_own_error():
         assert spec not in link_mod._warm
     finally:
         link.close()
+
+
+APP_PROBE = r"""
+import asyncio, json, sys
+from grok_tui.settings import load_settings
+from grok_tui.ui.app import make_app
+
+async def main():
+    app = make_app(load_settings(cdp_port=9, tab="/imagine/post/"), attach=False)
+    async with app.run_test(size=(110, 34)) as pilot:
+        await pilot.pause()
+        shown = "not attached" in str(app.query_one("#conn-line1").render())  # the first screen is drawn
+        print(json.dumps({"shown": shown, "loaded": sorted(sys.modules)}))
+
+asyncio.run(main())
+"""
+
+# Not on the app's path to its first frame: the dialogs, Textual's TextArea (only the prompt dialog has one),
+# the history screen, the sim and requests.
+APP_NOT_LOADED = ["grok_tui.ui.modals", "textual.widgets._text_area", "grok_tui.ui.history", "grok_tui.ui.queue",
+                  "grok_tui.ui.doctor", "grok_tui.sim", "requests"]
+
+
+def test_app_first_frame_without_the_dialogs():
+    p = subprocess.run([sys.executable, "-c", APP_PROBE], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr[-2000:]
+    report = json.loads(p.stdout.strip().splitlines()[-1])
+    assert report["shown"] is True
+    assert [m for m in APP_NOT_LOADED if m in report["loaded"]] == []

@@ -18,7 +18,7 @@ from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from .. import notices as n
@@ -606,6 +606,8 @@ class GrokApp(App):
         self.push_screen(HistoryScreen(self._history, opener=open_folder))
 
     async def action_quit(self) -> None:
+        from textual.widgets import TextArea  # loaded with the prompt dialog, not before the first frame
+
         focused = self.focused
         if isinstance(focused, (Input, TextArea)):
             raise SkipAction()  # let the text field have its "q"
