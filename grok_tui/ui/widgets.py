@@ -208,7 +208,7 @@ class LogPane(SteadyScroll, RichLog):
 
     MAX_LINES = 200
 
-    def add(self, line: LogLine) -> None:
+    def add(self, line: LogLine, *, follow: bool = True) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(line.at))
         color = theme_color(self, LEVEL_VARS.get(line.level, "foreground"))
         text = Text()
@@ -216,5 +216,12 @@ class LogPane(SteadyScroll, RichLog):
         text.append(f"{line.level:<5} ", style=f"bold {color}")
         text.append(line.message, style="dim" if line.level == "DEBUG" else "")
         self.write(text, scroll_end=False)
-        if self.auto_scroll:  # in this repaint, not one after it (RichLog's own scroll waits for the next)
+        if follow and self.auto_scroll:  # in this repaint, not one after it (RichLog's own scroll waits for the next)
+            self.follow_end()
+
+    def add_all(self, lines: list[LogLine]) -> None:
+        """Several lines, then one scroll to the last (a scroll per line cost about as much as writing the line)."""
+        for line in lines:
+            self.add(line, follow=False)
+        if lines and self.auto_scroll:
             self.follow_end()
