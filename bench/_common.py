@@ -276,6 +276,16 @@ def tmux(sock: str, *args: str, check: bool = True) -> str:
     return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, check=check).stdout
 
 
+def tmux_gone(sock: str) -> None:
+    """The tmux server of `sock` ends, and its socket file goes too (tmux leaves it behind in /tmp)."""
+    tmux(sock, "kill-server", check=False)
+    path = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / sock
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
 _TMUX_RUNS = iter(range(1, 10**6))
 
 
@@ -315,7 +325,7 @@ class AppInTmux:
             while time.time() < deadline and os.path.exists(f"/proc/{self.pid}"):
                 time.sleep(0.1)
         finally:
-            tmux(self.sock, "kill-server", check=False)
+            tmux_gone(self.sock)
 
 
 # ----------------------------------------------------------------------------- instrumented runner

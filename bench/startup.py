@@ -88,7 +88,7 @@ def app_tmux_once(port: int) -> tuple[float, float]:
         tmux(sock, "send-keys", "-t", "b", "q")
         time.sleep(0.5)
     finally:
-        tmux(sock, "kill-server", check=False)
+        C.tmux_gone(sock)
     return first, attached
 
 
