@@ -7,7 +7,9 @@ bench/pacing.py of BOTH trees, back to back, as subprocesses: the same venv, the
 each tree's own code (its package, its bench scripts, its sim) first on PYTHONPATH. The order
 flips every round (current, baseline / baseline, current / ...), so that warm-up and the drift
 of a loaded machine fall on both sides alike. `--quick` runs the scripts' own `--quick`; a full
-run gives them `--goal` videos (detection) and `--retries` (pacing).
+run gives them `--goal` videos (detection) and `--retries` (pacing). `--same-sim` copies this
+tree's grok_tui/sim into the baseline's worktree first, so that both clients run against the same
+simulated site and a difference is grok-tui's, not the sim's (the summary says `baseline_sim`).
 
 Compared are only figures both trees' scripts produce with the same meaning (both read the same
 sim records the same way at 3b2c08f): detection, network path, all objects and the `newline` /
@@ -224,6 +226,11 @@ def run(ns, sha: str) -> int:
     sim_differs = subprocess.run(["git", "-C", str(C.ROOT), "diff", "--quiet", sha, "--", "grok_tui/sim"]).returncode != 0
     base = Baseline(sha)
     try:
+        if ns.same_sim and sim_differs:  # the baseline's client against this tree's sim: only grok-tui differs
+            shutil.rmtree(base.path / "grok_tui" / "sim")
+            shutil.copytree(C.ROOT / "grok_tui" / "sim", base.path / "grok_tui" / "sim",
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            revs["baseline_sim"] = "current"
         trees = {"current": C.ROOT, "baseline": base.path}
         for side, tree in trees.items():
             for name in SCRIPTS:
@@ -272,6 +279,9 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="2 rounds of the scripts' own --quick runs")
     p.add_argument("--goal", type=int, default=20, help="detection_latency's --goal in a full run (default 20: 100 attempts)")
     p.add_argument("--retries", type=int, default=60, help="pacing's --retries in a full run (default 60)")
+    p.add_argument("--same-sim", action="store_true",
+                   help="run the baseline's scripts against this tree's sim (grok_tui/sim copied into the baseline), "
+                        "so that only grok-tui differs")
     p.add_argument("--reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=13, help="of the bootstrap's resampling")
     p.add_argument("--timeout", type=float, default=1800.0, help="per script run, s")

@@ -17,7 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads", "batch", "against")
-EXTRA = {"against": ["--rounds", "1"]}  # one paired round (~30 s) is enough to see it run and clean up
+# one paired round (~30 s) is enough to see it run and clean up; --same-sim: the baseline gets this tree's sim
+# (the default path is the same run without that copy)
+EXTRA = {"against": ["--rounds", "1", "--same-sim"]}
 _pool = ThreadPoolExecutor(max_workers=2)
 _runs: dict[str, Future] = {}
 
@@ -185,6 +187,7 @@ def test_against(results):
     assert {"detection, network, p50", "detection, DOM toast, p99", "pacing error vs the engine's moderation, p99",
             "pacing, request at the server vs deadline, p50"} <= names, names
     assert summary["figures_compared"] == len(figs) and summary["n"] == 1
+    assert summary["sim_differs"] is True and summary["baseline_sim"] == "current"  # 3b2c08f's client, this sim
     for o in figs:
         assert o["n"] == 1 and len(o["diffs_ms"]) == 1 and isinstance(o["no_worse"], bool), o
         assert num(o["current_ms"]) and num(o["baseline_ms"]) and num(o["tolerance_ms"]) and o["tolerance_ms"] >= 1
