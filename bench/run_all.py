@@ -17,6 +17,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ("detection_latency", "pacing", "cpu", "memory", "startup", "history", "downloads", "batch", "against")
 
+# against: the baseline's client against this tree's sim, so that a difference is grok-tui's (the sim
+# changed a lot since 3b2c08f; with each tree's own sim the lighter old sim gave the old client better p99s)
+EXTRA = {"against": ["--same-sim"]}
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
@@ -29,7 +32,7 @@ def main() -> int:
     failed = []
     figures: dict[str, dict] = {}
     for name in ns.only or SCRIPTS:
-        cmd = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if ns.quick else [])
+        cmd = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if ns.quick else []) + EXTRA.get(name, [])
         print(f"[run_all] {name}", file=sys.stderr, flush=True)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         sys.stdout.write(proc.stdout)
