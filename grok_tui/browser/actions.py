@@ -415,11 +415,13 @@ class Actions:
             self.board.log("DEBUG", f"attempt {attempt}: the prepared click does not hold ({stale}); "
                                     "preparing it again: the prompt is written and checked now")
             return None
+        if self._aborted(epoch):  # as in the full path: a session that ended meanwhile gets no click
+            return ClickFailed(attempt, "not clicked: the session ended before the click")
         # The page is as prepared: what is on it now belongs to earlier attempts; then the click.
         self.dom.absorb(chk.get("snap"))
         self.board.begin(attempt, cmd.session)
-        if self.network.baseline is None:
-            self.network.take_baseline()
+        if attempt == 1 or self.network.baseline is None:
+            self.network.take_baseline()  # what exists before the session's clicks is no attempt's
         before = self.network.arm()
         label = page_text(prep.label, 40)
         return self._press(attempt, prep.x, prep.y, before,

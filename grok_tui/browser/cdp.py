@@ -356,10 +356,7 @@ class Connection:
         if not self.alive:
             raise Disconnected(self.closed_reason or "connection closed")
         with self._ids:
-            self._next_id += 1
-            message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session_id is not None:
-            message["sessionId"] = session_id
+            message = self._message(method, params, session_id)
         try:
             result = self._sock._send(message, timeout=timeout)
         except self._sock.TimeoutException:
@@ -371,6 +368,14 @@ class Connection:
             raise Disconnected(self.closed_reason or "send failed") from None
         return _answer(method, result)
 
+    def _message(self, method: str, params: dict | None, session_id: str | None) -> dict:
+        """The next command message (the caller holds `_ids`)."""
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params or {}}
+        if session_id is not None:
+            message["sessionId"] = session_id
+        return message
+
     def call_many(self, calls: list[tuple[str, dict]], *, session_id: str | None = None, timeout: float = 5.0) -> list[dict]:
         """Send every call at once, in order, then wait for all their answers (one round trip for the lot).
 
@@ -380,14 +385,8 @@ class Connection:
         if not self.alive:
             raise Disconnected(self.closed_reason or "connection closed")
         sock = self._sock
-        messages = []
         with self._ids:
-            for method, params in calls:
-                self._next_id += 1
-                message = {"id": self._next_id, "method": method, "params": params or {}}
-                if session_id is not None:
-                    message["sessionId"] = session_id
-                messages.append(message)
+            messages = [self._message(method, params, session_id) for method, params in calls]
         for message in messages:
             sock.method_results[message["id"]] = queue.Queue()
         try:
