@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -723,13 +724,19 @@ def _rss_mb(pid: int) -> float:
 
 
 def test_rss_of_grok_tui_stays_flat_under_a_20_s_route_flood(rigs):
-    r = rigs("ok", step_ms=3000)  # one generation of ~30 s: the flood runs while it is in flight
+    # One generation of ~45 s: the flood and the 2 s after it fall inside it, so neither the outcome
+    # nor the video's download (at ~45 s) is in what is measured.
+    r = rigs("ok", step_ms=4500)
     env = dict(os.environ, GROK_TUI_COOLDOWN_S="0.5")
     p = subprocess.Popen(_run_cmd(r, "--timeout", "90"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
     try:
         for raw in p.stdout:
             if json.loads(raw)["event"] == "attempt":
                 break
+        # Its output is read as a consumer would: a pipe nobody reads blocks grok-tui's loop on its
+        # next write (one "tab" line per coalesced route), and that is not what this test measures.
+        threading.Thread(target=lambda: lines.extend(p.stdout), daemon=True).start()
         time.sleep(1.0)
         before = _rss_mb(p.pid)
         s = page_session(r)
@@ -742,13 +749,19 @@ def test_rss_of_grok_tui_stays_flat_under_a_20_s_route_flood(rigs):
             sent = _eval(s, "new Promise(ok => { const f = () => window.__floodSent ? ok(window.__floodSent) : setTimeout(f, 100); f(); })")
         finally:
             s.close()
-        after = _rss_mb(p.pid)
+        settling = []
+        for _ in range(4):  # what grok-tui keeps once it has taken in the last of the flood
+            time.sleep(0.5)
+            settling.append(_rss_mb(p.pid))
+        after = settling[-1]
     finally:
         p.terminate()
         p.communicate(timeout=30)
-    print(f"route flood: {sent} route signals in 20 s; grok-tui RSS {before:.1f} -> {after:.1f} MB (peak {max(samples):.1f})")
+    print(f"route flood: {sent} route signals in 20 s; grok-tui RSS {before:.1f} -> {after:.1f} MB "
+          f"(peak {max(samples):.1f} during, {max(settling):.1f} in the 2 s after)")
     assert sent > 20_000
-    assert after - before < 5.0, (before, after, samples)
+    assert any('"event": "tab"' in line for line in lines)  # the flood reached grok-tui
+    assert after - before < 5.0, (before, after, samples, settling)
     assert max(samples) - before < 5.0, samples
 
 
