@@ -191,6 +191,8 @@ async def main_async(ns) -> int:
                     "during": [x["ms"] for x in net if any(a <= x["t"] <= b for a, b in windows)],
                     "wall": wall, "saved": sum(1 for r in runner.results.values() if r.ok),
                     "background": len(runner.background),
+                    "save_ms": [(runner.t_done[a] - t) * 1000.0 for a, t in runner.t_success.items()
+                                if a in runner.t_done and runner.results[a].ok],
                 }
             rounds.append(got)
         for mode in ("off", "on"):
@@ -201,6 +203,8 @@ async def main_async(ns) -> int:
             if mode == "on":
                 out["background_downloads"] = sum(s["background"] for s in sessions)
                 out["during_download"] = C.stats([x for s in sessions for x in s["during"]])
+                # the sessions' own saves: success -> on disk while generations stream and the background reads
+                out["save_while_streaming"] = C.stats([x for s in sessions for x in s["save_ms"]])
             C.emit(out)
         C.emit(compare(rounds, ns.seed))
         return 0

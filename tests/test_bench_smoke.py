@@ -158,6 +158,7 @@ def test_downloads(results):
         check_dist(o)
     assert det["on"]["videos_saved"] >= 3 and det["off"]["videos_saved"] == 0
     assert isinstance(det["on"]["during_download"]["n"], int)
+    assert det["on"]["save_while_streaming"]["n"] == det["on"]["videos_saved"]
     assert det["off"]["rounds"] == det["on"]["rounds"] == 2
     [cmp] = [o for o in out if o["what"] == "comparison"]
     assert cmp["n"] == 2 and len(cmp["paired_p50_diff_ms"]) == 2 and 0 <= cmp["rounds_slower_during"] <= 2

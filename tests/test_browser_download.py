@@ -138,3 +138,45 @@ def test_a_truncated_body_is_retried_then_failed(browser, tmp_path):
     assert len([p for p, _ in _Assets.seen[before:] if p == "/short/v.mp4"]) == 3
     assert "ERR_CONTENT_LENGTH_MISMATCH" in r.reason or "cut short" in r.reason
     assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_a_download_yields_while_a_generation_streams(browser):
+    """While `busy()` is true the body comes in small reads at the paced rate; after, in big reads at full speed."""
+    from grok_tui.browser.download import BUSY_CHUNK, READ_CHUNK
+
+    s, frame, assets = browser
+    sizes: list[int] = []
+
+    def call(method, timeout=5.0, **params):
+        if method == "IO.read":
+            sizes.append(params["size"])
+        return s.call(method, timeout=timeout, **params)
+
+    busy = [True]
+    t0 = time.monotonic()
+    resp = fetch_resource(call, f"{assets}/v/paced.mp4", frame_id=frame, busy=lambda: busy[0], busy_rate=1_000_000)
+    body = b""
+    for chunk in resp.chunks:
+        body += chunk
+        if len(body) >= 350_000:
+            busy[0] = False  # the stream ended: the rest at full speed
+    elapsed = time.monotonic() - t0
+    assert body == VIDEO
+    assert elapsed >= 0.34  # >= 350,000 bytes at 1 MB/s
+    paced = sizes[: sizes.index(READ_CHUNK)]
+    assert paced and set(paced) == {BUSY_CHUNK} and len(paced) >= 350_000 // BUSY_CHUNK
+    assert set(sizes[len(paced):]) == {READ_CHUNK}
+
+
+def test_only_a_generation_stream_that_still_gives_data_is_live():
+    from grok_tui.browser import network
+    from grok_tui.browser.attempts import AttemptBoard
+
+    watch = network.GenerationWatch(None, AttemptBoard(lambda _e: None))
+    assert not watch.live()
+    st = watch.streams["r1"] = network._GenStream("r1", 1)
+    assert watch.live()
+    st.last -= network.LIVE_S + 1  # a request whose end never came
+    assert not watch.live()
+    watch._feed(st, b'{"result": {}}')
+    assert watch.live()

@@ -4,18 +4,29 @@ Chrome loads the URL for the page's frame with the page's credentials (its cooki
 from the browser to the video host, cross-origin too, as on assets.grok.com); grok-tui
 only receives the body, in chunks. No cookie, header value or token passes through
 here: of the response headers only Content-Length and Content-Type are kept.
+
+A download yields to detection: while `busy()` says a generation stream is open, the body
+is read in small chunks at no more than BUSY_RATE. Every byte of it costs the browser (its
+process encodes each IO.read answer in base64 and sends it on the DevTools socket that also
+carries the stream's events) and the video host; read at full speed, that work takes most
+of a core and delays the stream's events (measured: the same delay with the reading done by
+another process that only discards the answers, so it is not grok-tui's own decoding,
+hashing or writing). With nothing to detect, the body is read at full speed.
 """
 
 from __future__ import annotations
 
 import base64
+import time
 from typing import Callable, Iterator
 from urllib.parse import urljoin
 
 from ..downloads import DownloadError, Response, strip_query
 from .cdp import BrowserError
 
-READ_CHUNK = 256 * 1024  # bytes per IO.read: small enough not to hold up the event stream
+READ_CHUNK = 256 * 1024  # bytes per IO.read when nothing is being detected
+BUSY_CHUNK = 64 * 1024  # bytes per IO.read while a generation stream is open
+BUSY_RATE = 8_000_000  # bytes per second at most while a generation stream is open (5 MB: ~0.6 s)
 LOAD_TIMEOUT_S = 120.0
 READ_TIMEOUT_S = 30.0
 _KEEP_HEADERS = ("content-length", "content-type")
@@ -36,8 +47,14 @@ def fetch_resource(
     load_timeout: float = LOAD_TIMEOUT_S,
     read_timeout: float = READ_TIMEOUT_S,
     chunk: int = READ_CHUNK,
+    busy: Callable[[], bool] | None = None,
+    busy_rate: float = BUSY_RATE,
 ) -> Response:
-    """Start loading `url` in the browser; the body is read lazily from the returned Response."""
+    """Start loading `url` in the browser; the body is read lazily from the returned Response.
+
+    `busy()` (asked before each read): True while detection must not be slowed down; the body is
+    then read in chunks of at most BUSY_CHUNK, at no more than `busy_rate` bytes per second.
+    """
     params: dict = {"url": url, "options": {"disableCache": False, "includeCredentials": True}}
     if frame_id:
         params["frameId"] = frame_id
@@ -62,23 +79,37 @@ def fetch_resource(
         raise DownloadError(f"the browser could not load the video ({name})")
     if not isinstance(handle, str):
         raise DownloadError("the browser loaded the video but gave no stream to read")
-    return Response(status, headers, _read(call, handle, read_timeout, chunk))
+    return Response(status, headers, _read(call, handle, read_timeout, chunk, busy, busy_rate))
 
 
-def _read(call: Call, handle: str, timeout: float, chunk: int) -> Iterator[bytes]:
+def _read(call: Call, handle: str, timeout: float, chunk: int, busy: Callable[[], bool] | None = None,
+          busy_rate: float = BUSY_RATE) -> Iterator[bytes]:
     empty = 0
+    paced_from: float | None = None  # while busy: when the paced stretch began, and its bytes so far
+    paced = 0
     try:
         while True:
+            slow = busy is not None and busy()
+            if not slow:
+                paced_from = None
+            elif paced_from is None:
+                paced_from, paced = time.monotonic(), 0
             try:
-                d = call("IO.read", timeout=timeout, handle=handle, size=chunk)
+                d = call("IO.read", timeout=timeout, handle=handle, size=min(chunk, BUSY_CHUNK) if slow else chunk)
             except BrowserError as exc:
                 raise DownloadError(f"reading the video from the browser failed: {exc}") from None
             data = d.get("data")
             if isinstance(data, str) and data:
-                yield base64.b64decode(data) if d.get("base64Encoded") else data.encode("utf-8")
+                raw = base64.b64decode(data) if d.get("base64Encoded") else data.encode("utf-8")
+                yield raw
+                paced += len(raw)
             if d.get("eof"):
                 return
             empty = 0 if data else empty + 1
+            if paced_from is not None:
+                wait = paced_from + paced / busy_rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
             if empty > 100:
                 raise DownloadError("the browser's stream stopped giving data")
     finally:

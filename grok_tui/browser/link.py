@@ -427,6 +427,9 @@ class BrowserLink:
     def fetch_video(self, url: str):
         """Read `url` through the browser's own session (its cookies never reach grok-tui); a downloads.Response.
 
+        While a generation stream is open, the body is read slowly (browser.download.BUSY_RATE), so
+        that its events are not held up.
+
         Blocking: call it from a worker thread. Raises downloads.DownloadError.
         """
         from ..downloads import DownloadError
@@ -440,7 +443,7 @@ class BrowserLink:
             files = self._files_session()
         except BrowserError as exc:
             raise DownloadError(f"could not open a session on the tab for the file: {exc}") from None
-        return fetch_resource(files.call, url, frame_id=self.page.main_frame)
+        return fetch_resource(files.call, url, frame_id=self.page.main_frame, busy=self.network.live)
 
     def _files_session(self) -> CdpSession:
         """A second flattened session on the same tab, over the same connection, only for reading files.

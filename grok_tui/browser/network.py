@@ -48,6 +48,9 @@ def _path_is(url: str, path: str) -> bool:
         return False
 
 
+LIVE_S = 30.0  # a generation stream that gave nothing for this long is not waited for by downloads
+
+
 class _GenStream:
     """One generation response being read live."""
 
@@ -59,6 +62,7 @@ class _GenStream:
         self.tracker = GenerationTracker()
         self.status: int | None = None
         self.streaming = False
+        self.last = time.monotonic()  # when it last gave a sign of life (request, data)
 
 
 class GenerationWatch:
@@ -149,6 +153,13 @@ class GenerationWatch:
         s.on("Network.dataReceived", self._on_data)
         s.on("Network.loadingFinished", self._on_finished)
         s.on("Network.loadingFailed", self._on_failed)
+
+    def live(self) -> bool:
+        """A generation response is being read (its events are on their way): downloads yield to it.
+        A stream silent for LIVE_S (a request whose end was never reported) no longer counts."""
+        since = time.monotonic() - LIVE_S
+        with self.board.lock:
+            return any(st.last >= since for st in self.streams.values())
 
     def lost(self) -> None:
         """The connection is gone: forget the streams, wake a click waiting for its request."""
@@ -284,6 +295,7 @@ class GenerationWatch:
 
     def _feed(self, st: _GenStream, raw: bytes) -> None:
         with self.board.lock:
+            st.last = time.monotonic()
             updates = st.tracker.feed_all(st.parser.feed(raw))
         self._handle_updates(st, updates)
 
