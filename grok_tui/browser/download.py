@@ -6,7 +6,7 @@ only receives the body, in chunks. No cookie, header value or token passes throu
 here: of the response headers only Content-Length and Content-Type are kept.
 
 A download yields to detection: while `busy()` says a generation stream is open, the body
-is read in small chunks at no more than BUSY_RATE. Every byte of it costs the browser (its
+is read at no more than BUSY_RATE. Every byte of it costs the browser (its
 process encodes each IO.read answer in base64 and sends it on the DevTools socket that also
 carries the stream's events) and the video host; read at full speed, that work takes most
 of a core and delays the stream's events (measured: the same delay with the reading done by
@@ -24,9 +24,8 @@ from urllib.parse import urljoin
 from ..downloads import DownloadError, Response, strip_query
 from .cdp import BrowserError
 
-READ_CHUNK = 256 * 1024  # bytes per IO.read when nothing is being detected
-BUSY_CHUNK = 64 * 1024  # bytes per IO.read while a generation stream is open
-BUSY_RATE = 8_000_000  # bytes per second at most while a generation stream is open (5 MB: ~0.6 s)
+READ_CHUNK = 256 * 1024  # bytes per IO.read
+BUSY_RATE = 4_000_000  # bytes per second at most while a generation stream is open (5 MB: ~1.3 s)
 LOAD_TIMEOUT_S = 120.0
 READ_TIMEOUT_S = 30.0
 _KEEP_HEADERS = ("content-length", "content-type")
@@ -53,7 +52,7 @@ def fetch_resource(
     """Start loading `url` in the browser; the body is read lazily from the returned Response.
 
     `busy()` (asked before each read): True while detection must not be slowed down; the body is
-    then read in chunks of at most BUSY_CHUNK, at no more than `busy_rate` bytes per second.
+    then read at no more than `busy_rate` bytes per second.
     """
     params: dict = {"url": url, "options": {"disableCache": False, "includeCredentials": True}}
     if frame_id:
@@ -95,7 +94,7 @@ def _read(call: Call, handle: str, timeout: float, chunk: int, busy: Callable[[]
             elif paced_from is None:
                 paced_from, paced = time.monotonic(), 0
             try:
-                d = call("IO.read", timeout=timeout, handle=handle, size=min(chunk, BUSY_CHUNK) if slow else chunk)
+                d = call("IO.read", timeout=timeout, handle=handle, size=chunk)
             except BrowserError as exc:
                 raise DownloadError(f"reading the video from the browser failed: {exc}") from None
             data = d.get("data")
