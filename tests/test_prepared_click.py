@@ -151,6 +151,36 @@ def test_a_button_that_moved_or_got_covered_is_prepared_again(rigs):
         link.close()
 
 
+SEEN_POINTER = ("window.__seen = []; ['mousemove', 'mousedown', 'mouseup', 'click']"
+                ".forEach(function (t) { document.addEventListener(t, function (e) {"
+                " if (e.isTrusted) __seen.push(t); }, true); })")
+
+
+def test_a_retry_where_the_last_click_left_the_pointer_sends_no_move(rigs):
+    # A move goes to the page with its next frame and the press waits behind it; a retry's button is
+    # where the last click left the pointer, so only press and release go. Elsewhere the move goes too.
+    rig = rigs("ok,ok,ok", editor="textarea")
+    link, events = attached(rig)
+    try:
+        type_into_editor(rig, PROMPT)
+        page_eval(rig, SEEN_POINTER)
+        for attempt, moved in ((1, True), (2, False), (3, True)):
+            if attempt == 3:  # the button is somewhere else now: prepared there, the pointer goes there
+                page_eval(rig, "document.querySelector('#generate').style.transform = 'translate(-40px, 0)'")
+            assert link.prepare_click(PROMPT, 1, attempt)
+            page_eval(rig, "__seen.length = 0")
+            click(link, rig.site, attempt)
+            assert PREPARED in events.sent(attempt)[0].detail
+            want = ["mousedown", "mouseup", "click"]
+            assert page_eval(rig, "__seen") == (["mousemove"] + want if moved else want), attempt
+            wait_requests(rig.site, attempt)
+            time.sleep(1.0)  # the generation runs out
+        assert [r["prompt"] for r in rig.site.requests] == [PROMPT] * 3
+        assert all(r["trusted"] is True for r in rig.site.requests)
+    finally:
+        link.close()
+
+
 def test_a_preparation_that_comes_after_its_click_began_does_nothing(rigs):
     rig = rigs("ok", editor="textarea")
     link, events = attached(rig)
@@ -167,23 +197,24 @@ def test_a_preparation_that_comes_after_its_click_began_does_nothing(rigs):
 # ---------------------------------------------------------------- a session
 
 
+async def run_session(runner) -> None:
+    await runner.attach()
+    runner.start_loop()
+    await runner.start_session(PROMPT)
+    await asyncio.wait_for(runner.ended.wait(), 60)
+    await runner.close()
+
+
 def test_a_session_prepares_every_retry_and_sends_exactly_the_prompt(rigs, tmp_path):
     rig = rigs("mod@0,mod@30,mod@0,ok", editor="prosemirror")
     settings = rig.settings(video_goal=1, max_retries=5, cooldown_s=0.4, next_video_delay_s=0.4)
     events = Events()
     runner = SessionRunner(settings, StateStore(tmp_path / "state"), BrowserLink, listener=events)
-
-    async def go():
-        await runner.attach()
-        runner.start_loop()
-        await runner.start_session(PROMPT)
-        await asyncio.wait_for(runner.ended.wait(), 60)
-        await runner.close()
-
-    asyncio.run(go())
+    asyncio.run(run_session(runner))
     summary = runner.records[-1].summary
     assert (summary.outcome, summary.retriesAttempted) == ("success", 3)
     assert [r["prompt"] for r in rig.site.requests] == [PROMPT] * 4
     clicked = [line.message for line in runner.engine.session.logs if " clicked (" in line.message]
     assert len(clicked) == 4 and PREPARED not in clicked[0]  # the first click has no cooldown before it
     assert all(PREPARED in m for m in clicked[1:]), clicked
+
