@@ -218,3 +218,26 @@ def test_a_session_prepares_every_retry_and_sends_exactly_the_prompt(rigs, tmp_p
     assert len(clicked) == 4 and PREPARED not in clicked[0]  # the first click has no cooldown before it
     assert all(PREPARED in m for m in clicked[1:]), clicked
 
+
+def test_a_retry_is_issued_on_its_deadline_never_before(rigs, tmp_path):
+    # asyncio's timers wake ~1.4 ms late (epoll counts whole ms): the runner wakes early for a planned
+    # click and waits out the rest itself. The engine still decides: never before the due time.
+    import statistics
+
+    rig = rigs("mod@0,mod@0,mod@0,mod@0,mod@0,ok", editor="textarea")
+    settings = rig.settings(video_goal=1, max_retries=8, cooldown_s=0.3, next_video_delay_s=0.3)
+
+    class Timed(SessionRunner):
+        issued: list = []
+
+        def _spawn_click(self, cmd):
+            if cmd.attempt > 1:
+                self.issued.append((time.time(), self._prepared_due))
+            super()._spawn_click(cmd)
+
+    runner = Timed(settings, StateStore(tmp_path / "state"), BrowserLink)
+    asyncio.run(run_session(runner))
+    assert runner.records[-1].summary.outcome == "success"
+    late = [(t - due) * 1000.0 for t, due in Timed.issued]
+    assert len(late) == 5 and all(ms >= 0 for ms in late), late
+    assert statistics.median(late) < 1.0, late
