@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -71,6 +72,10 @@ PREPARE_MIN_S = 0.03  # a click due sooner than this is not prepared: it does ev
 # this much early and waits out the rest in short sleeps, taking in events as they come.
 PRECISE_S = 0.003
 PRECISE_STEP_S = 0.0002
+# The GIL switch interval while a runner's loop runs. An event passes three threads (the CDP receive
+# thread, the event thread, this loop) and a click a fourth (its worker): at Python's default 5 ms, a
+# thread woken while another runs Python can wait up to 5 ms for the GIL at each hop.
+SWITCH_INTERVAL_S = 0.0005
 # Latest wins: a newer one of these replaces the one still waiting (a page can emit them in a loop).
 COALESCED: tuple[type, ...] = (TabChanged, RouteChanged, SignalStats)
 # Dropped first when the loop falls behind; outcomes, clicks and disconnects never are.
@@ -378,6 +383,8 @@ class SessionRunner:
 
     def start_loop(self) -> asyncio.Task:
         self._loop = asyncio.get_running_loop()
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)  # the process's, for good: never raised again
         if self._queue is None:
             self._queue = asyncio.Queue()
         self._task = asyncio.create_task(self._run(), name="grok-tui-runner")

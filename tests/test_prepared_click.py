@@ -222,6 +222,8 @@ def test_a_session_prepares_every_retry_and_sends_exactly_the_prompt(rigs, tmp_p
 def test_a_retry_is_issued_on_its_deadline_never_before(rigs, tmp_path):
     # asyncio's timers wake ~1.4 ms late (epoll counts whole ms): the runner wakes early for a planned
     # click and waits out the rest itself. The engine still decides: never before the due time.
+    import sys
+
     rig = rigs("mod@0,mod@0,mod@0,mod@0,mod@0,ok", editor="textarea")
     settings = rig.settings(video_goal=1, max_retries=8, cooldown_s=0.3, next_video_delay_s=0.3)
 
@@ -239,3 +241,4 @@ def test_a_retry_is_issued_on_its_deadline_never_before(rigs, tmp_path):
     late = [(t - due) * 1000.0 for t, due in Timed.issued]
     # Never early. How late is bench/pacing.py's figure (a timed bound here would fail under load).
     assert len(late) == 5 and all(ms >= 0 for ms in late), late
+    assert sys.getswitchinterval() <= 0.0005  # set when the runner's loop started
