@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import json
 import signal
 import sys
@@ -147,6 +148,10 @@ async def run_headless(
         print(f"grok-tui: {redact(str(exc))}", file=sys.stderr)
         await runner.close()
         return EXIT_CANNOT_START
+    finally:
+        if not gc.isenabled():  # `grok-tui run` started without the collector: what it built stays for the run
+            gc.freeze()
+            gc.enable()
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -14,15 +14,23 @@ import sys
 import pytest
 
 PROBE = r"""
-import json, os, sys
+import gc, json, os, sys
 import grok_tui.headless as h
 
 emit = h.JsonPrinter.emit
 
+AT = {}
+
 def probe(self, obj):
     emit(self, obj)
+    if AT:  # the first line after `attached`: the session runs with the collector on, the start-up frozen
+        AT.update(gc_after=gc.isenabled(), frozen=gc.get_freeze_count())
+        sys.stderr.write(json.dumps(AT) + "\n")
+        sys.stderr.flush()
+        os._exit(0)
     if obj.get("event") != "attached":
         return
+    AT["gc_at_attached"] = gc.isenabled()  # the start-up ran without the collector
     loaded = sorted(sys.modules)
     tok = sys.modules.get("tokenize")  # its regexes compile on first use (~5 ms): a builtin's signature read
     tokenized = tok._compile.cache_info().currsize if tok and hasattr(tok._compile, "cache_info") else 0
@@ -36,7 +44,6 @@ def probe(self, obj):
     sys.stderr.write(json.dumps({"loaded": loaded, "tokenized": tokenized, "same": same, "product": answer.get("product", ""),
                                  "taken": [t is not None for t in TAKEN], "connections": len(conns)}) + "\n")
     sys.stderr.flush()
-    os._exit(0)
 
 h.JsonPrinter.emit = probe
 import grok_tui.browser.link as link_mod  # records whether the link took the connection opened during the imports
@@ -61,7 +68,9 @@ def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr[-2000:]
     assert json.loads(p.stdout.splitlines()[0])["event"] == "attached"
-    report = json.loads(p.stderr.strip().splitlines()[-1])
+    report = json.loads(p.stderr.strip().splitlines()[-2])
+    collector = json.loads(p.stderr.strip().splitlines()[-1])
+    assert collector["gc_at_attached"] is False and collector["gc_after"] is True and collector["frozen"] > 10_000
     loaded = set(report["loaded"])
     assert {"pychrome.tab", "grok_tui.runner", "grok_tui.browser.link"} <= loaded
     assert [m for m in NOT_LOADED if m in loaded] == []
@@ -120,7 +129,7 @@ def test_run_follows_the_config_file_when_it_names_another_endpoint(rigs, tmp_pa
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr[-2000:]
     assert json.loads(p.stdout.splitlines()[0])["event"] == "attached"
-    report = json.loads(p.stderr.strip().splitlines()[-1])
+    report = json.loads(p.stderr.strip().splitlines()[-2])
     assert report["taken"] == [False] and report["connections"] == 1
 
 
@@ -251,3 +260,12 @@ def test_endpoint_that_is_not_chrome_gives_the_link_the_same_error_once(tmp_path
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_cli_loads_a_command_s_modules_when_it_runs():
+    """`grok-tui --help` and argument errors need only argparse: the headless run's modules load with `run`."""
+    code = ("import sys, grok_tui.cli as c, grok_tui.headless as h; "
+            "print(int(c.EXIT_CANNOT_START == h.EXIT_CANNOT_START)) if 'asyncio' not in before else print(-1)")
+    p = subprocess.run([sys.executable, "-c", "import sys; import grok_tui.cli; before = set(sys.modules); " + code],
+                       capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "1", p.stderr[-2000:]
