@@ -131,3 +131,50 @@ def test_tui_refuses_bad_theme_with_one_sentence():
     lines = [line for line in p.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("grok-tui: "), p.stderr
     assert "no-such-theme" in lines[0] and "grok-dark" in lines[0] and "grok-light" in lines[0]
+
+
+def wakeups(pid: int) -> dict[str, int]:
+    """Voluntary context switches of each thread of `pid` (a thread that sleeps and wakes adds one a wake-up)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as fh:
+                out[tid] = next(int(line.split()[1]) for line in fh if line.startswith("voluntary_ctxt_switches"))
+        except (OSError, StopIteration):
+            pass
+    return out
+
+
+def test_tui_idle_input_thread_sleeps_and_keys_still_work():
+    """Idle and attached, no thread of the app wakes ten times a second (Textual's input thread did: most of
+    the idle CPU); a key, and a lone Esc after the parser's escape delay, still arrive."""
+    rig = make_rig("ok")
+    args = [sys.executable, "-m", "grok_tui", "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/"]
+    term = None
+    try:
+        term = Terminal(args, os.environ)
+        assert term.wait_for("attached"), term.read(0)[-2000:]
+        term.read(1.5)  # the first frames and the terminal's answers
+        before = wakeups(term.proc.pid)
+        term.read(3.0)
+        after = wakeups(term.proc.pid)
+        woke = {tid: after[tid] - n for tid, n in before.items() if tid in after}
+        assert max(woke.values()) < 10, woke  # Textual's own input thread: ~30 in 3 s
+        deadline = time.time() + 10
+        while "this help" not in term.read(0.5) and time.time() < deadline:
+            term.send("?")  # a key sent right after start-up can be lost on a bare pty (see above)
+        assert "this help" in term.read(0)  # the help dialog's line for ?
+        term.read(0.5)
+        shown = len(term.output)
+        term.send("\x1b")  # a lone Esc: the parser waits out its escape delay, then the thread must tick
+        end = time.time() + 5
+        while b"Attempts" not in term.output[shown:] and time.time() < end:
+            term.read(0.1)
+        assert b"Attempts" in term.output[shown:]  # the dialog closed: the main screen is drawn again
+        term.send("q")
+        term.proc.wait(15)
+        assert term.proc.returncode == 0 and "Traceback" not in term.read(0.3)
+    finally:
+        if term is not None:
+            term.close()
+        rig.close()

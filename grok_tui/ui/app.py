@@ -105,6 +105,15 @@ class GrokApp(App):
             self.register_theme(self._initial_theme)
         self.theme = self._initial_theme.name
 
+    def get_driver_class(self) -> type:
+        """Textual's choice, with the terminal's input thread asleep while nothing is typed (grok_tui.ui.driver)."""
+        default = super().get_driver_class()
+        if default.__module__ != "textual.drivers.linux_driver" or default.__name__ != "LinuxDriver":
+            return default  # Windows, or a driver set with TEXTUAL_DRIVER
+        from .driver import driver_class
+
+        return driver_class(default)
+
     # ------------------------------------------------------------ runner -> UI
 
     def notice(self, notice: n.Notice) -> None:
