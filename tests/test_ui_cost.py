@@ -119,3 +119,60 @@ async def test_a_long_session_keeps_the_table_to_its_last_rows(tmp_path):
         assert len(table._files) == table.row_count and "1" not in table._files
         assert table.scroll_offset.y == table.max_scroll_y and table.cursor_row == table.row_count - 1
         assert str(table.get_row_at(table.row_count - 1)[6]) == "file 400"
+
+
+async def test_a_frame_draws_only_the_widgets_that_changed_and_the_terminal_gets_the_same(tmp_path, monkeypatch):
+    """The main screen's compositor leaves out the widgets no change touches; what it sends the terminal is
+    what Textual's own compositor sends for the same changes (each frame is rendered both ways)."""
+    from textual._compositor import Compositor
+    from textual.widget import Widget
+    from textual.widgets import Footer
+
+    from grok_tui.ui.screen import ChangedOnlyCompositor
+
+    app = make_app(tmp_path)
+    frames: list[tuple[str, str]] = []
+    partial = ChangedOnlyCompositor.render_partial_update
+
+    counting = [False]
+
+    def both(self):
+        changed = set(self._dirty_regions)
+        counting[0] = True
+        try:
+            mine = partial(self)
+        finally:
+            counting[0] = False
+        self._dirty_regions.update(changed)
+        stock = Compositor.render_partial_update(self)  # self._changed is empty: Textual's own _get_renders
+        if mine is not None or stock is not None:
+            frames.append((mine.render_segments(app.console), stock.render_segments(app.console)))
+        return mine
+
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen._compositor, ChangedOnlyCompositor)
+        await pilot.pause(0.2)
+        monkeypatch.setattr(ChangedOnlyCompositor, "render_partial_update", both)
+        drawn: list[Widget] = []
+        render_lines = Widget.render_lines
+
+        def counted(widget, crop):
+            if counting[0]:
+                drawn.append(widget)
+            return render_lines(widget, crop)
+
+        monkeypatch.setattr(Widget, "render_lines", counted)
+        app.notice(n.LogLine(at=time.time(), level="INFO", message="one line"))
+        await pilot.pause(0.3)
+        assert any(isinstance(w, LogPane) for w in drawn)
+        assert not any(isinstance(w, (AttemptsTable, Footer)) for w in drawn)  # untouched: not drawn again
+        app.notice(n.AttemptStarted(record(1, 0)))
+        for p in range(1, 60, 7):
+            app.notice(n.ProgressChanged(record(1, p)))
+            app.notice(n.LogLine(at=time.time(), level="WARN", message=f"line {p}"))
+            await pilot.pause(0.12)
+        app.notice(n.AttemptResolved(record(1, 59, "moderated")))
+        await pilot.pause(0.4)
+    assert len(frames) >= 5
+    for mine, stock in frames:
+        assert mine == stock

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import threading
 import time as _time
 from functools import partial
 from typing import Any, Callable, Iterable, TypeVar
@@ -68,6 +69,8 @@ class GrokApp(App):
         # Raises ThemeError (unknown name / invalid file) before anything runs.
         self._initial_theme, self._grok_themes = resolve_theme(settings.theme)
         super().__init__()
+        self._loop_thread: int | None = None  # the thread of the loop the app runs on, once mounted
+        self._notices_queued = 0  # RunnerNotice messages posted and not yet handled (the runner tells from now on)
         self.settings = settings
         self.store = store
         self.queue: BatchQueue | None = None  # built with the runner; the runner already tells notices as it restores
@@ -105,6 +108,12 @@ class GrokApp(App):
             self.register_theme(self._initial_theme)
         self.theme = self._initial_theme.name
 
+    def get_default_screen(self) -> Screen:
+        """The main screen: a frame draws only the widgets that changed (grok_tui.ui.screen)."""
+        from .screen import MainScreen
+
+        return MainScreen(id="_default")
+
     def get_driver_class(self) -> type:
         """Textual's choice, with the terminal's input thread asleep while nothing is typed (grok_tui.ui.driver)."""
         default = super().get_driver_class()
@@ -117,10 +126,22 @@ class GrokApp(App):
     # ------------------------------------------------------------ runner -> UI
 
     def notice(self, notice: n.Notice) -> None:
-        """The runner's listener (called on this app's loop): the running queue's bookkeeping, then a message."""
+        """The runner's listener: the running queue's bookkeeping, then the notice is handled.
+
+        On this app's running loop it is handled at once: the handler only keeps what the next
+        repaint draws (and plans that repaint), so the runner's step never waits on a repaint, and
+        the ~50 notices a second of a running session (progress every 20 ms, log lines) are not each
+        a Textual message (a message is a queue hop and a handler lookup, ~0.1 ms). Before the app
+        runs, or from another thread, or while earlier notices still wait in the queue, it is posted
+        as a `RunnerNotice` message and handled in order.
+        """
         if self.queue is not None:
             self.queue.observe(notice)
-        self.post_message(RunnerNotice(notice))
+        if self._notices_queued or self._loop_thread != threading.get_ident():
+            self._notices_queued += 1
+            self.post_message(RunnerNotice(notice))
+            return
+        self._handle_notice(notice)
 
     # ------------------------------------------------------------ layout
 
@@ -143,6 +164,7 @@ class GrokApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._loop_thread = threading.get_ident()  # from now on a notice is handled as it comes (see notice)
         for warning in self.store.warnings:
             self.notify(warning, severity="warning", timeout=10)
         self.call_after_refresh(self._show_last_session)
@@ -311,7 +333,11 @@ class GrokApp(App):
 
     @on(RunnerNotice)
     def _on_notice(self, msg: RunnerNotice) -> None:
-        match msg.notice:
+        self._notices_queued = max(0, self._notices_queued - 1)
+        self._handle_notice(msg.notice)
+
+    def _handle_notice(self, notice: n.Notice) -> None:
+        match notice:
             case n.LogLine() as line:
                 self._lines.append(line)
                 self.schedule_view()  # every engine change logs a line (auto-retry, reset, ...)
@@ -329,7 +355,7 @@ class GrokApp(App):
                 # Drawn by the next repaint: each attempt's latest record only (progress every 20 ms is
                 # 10 redraws a second).
                 number = record.get("attempt")
-                if isinstance(msg.notice, n.AttemptStarted) and number == 1:  # a new session: a new table
+                if isinstance(notice, n.AttemptStarted) and number == 1:  # a new session: a new table
                     self._rows_reset = True
                     self._rows.clear()
                     self._files.clear()
@@ -376,7 +402,7 @@ class GrokApp(App):
             case n.OptionsSeen() | n.OptionsDiffer():
                 self.schedule_view()
             case n.DownloadStarted() | n.DownloadRetrying() | n.DownloadFinished():
-                self._show_download(msg.notice)
+                self._show_download(notice)
             case n.SessionEnded(summary=s):
                 self.last_outcome = s.outcome
                 severity = {"success": "information", "failure": "error"}.get(s.outcome, "warning")
