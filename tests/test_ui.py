@@ -143,7 +143,7 @@ async def test_reset_retries_and_refusals(seen, env, site, chrome):
         await pilot.pause(0.1)
         assert "retries  0 / 3" in text_of(app, "#counters")
         log_text = lambda: "\n".join(strip.text for strip in app.query_one(LogPane).lines)  # noqa: E731
-        # new log lines are drawn at most 4 times a second: the line is there within a second
+        # new log lines are drawn at most twice a second: the line is there within a second
         await wait_until(pilot, lambda: "retry counter reset (1 -> 0)" in log_text(), timeout=1.0, what="the log line")
         await pilot.press("a")  # auto-retry off
         await wait_until(pilot, lambda: not app.runner.engine.persistent.auto_retry_enabled, what="auto-retry off")

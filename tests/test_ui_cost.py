@@ -100,7 +100,7 @@ async def test_an_idle_screen_paints_nothing_and_steady_updates_need_no_layout(t
             app.notice(n.ProgressChanged(record(1, p)))
             app.notice(n.LogLine(at=time.time(), level="INFO", message=f"more {p}"))
             await pilot.pause(0.03)
-        await pilot.pause(0.5)  # new log lines are drawn at most 4 times a second
+        await pilot.pause(0.8)  # new log lines are drawn at most twice a second
         assert frames.calls > 0 and layouts.calls == 0
         assert log.lines[-1].text.endswith("more 29") and len(log.lines) == LogPane.MAX_LINES
 

@@ -44,7 +44,7 @@ W = TypeVar("W")
 
 TICK_S = 0.25  # the countdowns' clock; it runs only while a countdown is on screen
 VIEW_INTERVAL_S = 0.1  # the screen follows the runner at most 10 times a second (a burst is one repaint)
-LOG_INTERVAL_S = 0.25  # new log lines scroll the whole pane: at most 4 times a second
+LOG_INTERVAL_S = 0.5  # new log lines scroll the whole pane (every visible line and the scrollbar drawn again): at most twice a second
 
 
 class GrokApp(App):
