@@ -374,29 +374,43 @@ def _theme_check(settings, code: int = 2) -> None:
         raise _Fatal(str(exc), code) from None
 
 
-def _run_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None) -> int:
+def _build_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None):
     from .ui.app import make_app
 
-    app = make_app(settings, store=store, demo_autostart=demo_autostart, prompt=prompt)
+    return make_app(settings, store=store, demo_autostart=demo_autostart, prompt=prompt)
+
+
+def _run_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None) -> int:
+    return _exit_of(_build_app(settings, store, demo_autostart=demo_autostart, prompt=prompt))
+
+
+def _exit_of(app) -> int:
     app.run()
     return int(app.return_code or 0)
 
 
 def _cmd_tui(ns: argparse.Namespace) -> int:
-    settings = _settings(ns, 2)
-    _theme_check(settings)
-    # Attach before the screen opens, so bad input gets one sentence and an exit code.
-    from .browser.cdp import BrowserError
-    from .browser.endpoint import preflight
-
+    # The settings', the link's and Textual's modules load without the collector (see _cmd_run: ~10-15 ms of
+    # passes over objects that stay); the app runs with it, as before.
+    gc.disable()
     try:
-        endpoint = preflight(settings.endpoint_spec(), settings.tab)
-    except BrowserError as exc:
-        raise _Fatal(str(exc), EXIT_CANNOT_START) from None
-    from .browser.link import warm_up
+        settings = _settings(ns, 2)
+        _theme_check(settings)
+        # Attach before the screen opens, so bad input gets one sentence and an exit code.
+        from .browser.cdp import BrowserError
+        from .browser.endpoint import preflight
 
-    warm_up(settings.endpoint_spec(), endpoint)  # the browser connection opens while the UI loads and draws
-    return _run_app(settings, _store())
+        try:
+            endpoint = preflight(settings.endpoint_spec(), settings.tab)
+        except BrowserError as exc:
+            raise _Fatal(str(exc), EXIT_CANNOT_START) from None
+        from .browser.link import warm_up
+
+        warm_up(settings.endpoint_spec(), endpoint)  # the browser connection opens while the UI loads and draws
+        app = _build_app(settings, _store())
+    finally:
+        gc.enable()
+    return _exit_of(app)
 
 
 # ---------------------------------------------------------------- demo, sim, chrome

@@ -269,3 +269,32 @@ def test_cli_loads_a_command_s_modules_when_it_runs():
     p = subprocess.run([sys.executable, "-c", "import sys; import grok_tui.cli; before = set(sys.modules); " + code],
                        capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "1", p.stderr[-2000:]
+
+
+TUI_PROBE = r"""
+import gc, json, sys
+import grok_tui.cli as cli
+
+seen = {}
+build = cli._build_app
+
+def probe_build(*a, **k):
+    seen["while_loading"] = gc.isenabled()
+    return build(*a, **k)
+
+def probe_exit(app):
+    seen.update(when_run=gc.isenabled(), app=type(app).__name__)
+    print(json.dumps(seen))
+    return 0
+
+cli._build_app, cli._exit_of = probe_build, probe_exit
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_app_loads_without_the_collector_and_runs_with_it(rigs):
+    rig = rigs("")
+    p = subprocess.run([sys.executable, "-c", TUI_PROBE, "--cdp-port", str(rig.chrome.port), "--tab", "/imagine/post/"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads(p.stdout.strip().splitlines()[-1]) == {"while_loading": False, "when_run": True, "app": "GrokApp"}
