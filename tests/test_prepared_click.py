@@ -181,6 +181,29 @@ def test_a_retry_where_the_last_click_left_the_pointer_sends_no_move(rigs):
         link.close()
 
 
+def test_a_paused_generation_request_is_answered_while_another_call_waits(rigs):
+    # The options guard holds each generation request until it answers. That answer does not queue
+    # behind a call of another thread on the same session (the click's mouse events are answered
+    # only after the page's click handler, which made the request, has run).
+    import threading
+
+    rig = rigs("ok", editor="textarea")
+    link, _ = attached(rig)
+    try:
+        slow = threading.Thread(target=link.page.call, args=("Runtime.evaluate",), kwargs=dict(
+            timeout=5.0, expression="new Promise(function (r) { setTimeout(r, 1500); })", awaitPromise=True))
+        slow.start()
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        page_eval(rig, "document.getElementById('generate').click()")  # the page's own request
+        assert len(wait_requests(rig.site, 1, timeout=3.0)) == 1
+        assert time.monotonic() - t0 < 1.0 and slow.is_alive()  # not held until the slow call ended
+        assert link.guard.paused == 1
+        slow.join(5)
+    finally:
+        link.close()
+
+
 def test_a_preparation_that_comes_after_its_click_began_does_nothing(rigs):
     rig = rigs("ok", editor="textarea")
     link, events = attached(rig)

@@ -528,6 +528,19 @@ class CdpSession:
         finally:
             self._lock.release()
 
+    def call_beside(self, method: str, timeout: float = 5.0, **params) -> dict:
+        """Like call(), but not queued behind a call of another thread still waiting for its answer.
+
+        For a command that must go out now whatever else is in flight: the answer to a paused request,
+        while the click that caused it still waits for its mouse events' answers (Chrome acknowledges
+        the release only after the page's click handler, and the page's request is paused meanwhile).
+        """
+        if not self.alive:
+            raise Disconnected(self.disconnect_reason or "session closed")
+        if self.deadline is not None:
+            timeout = self.deadline.bound(timeout, method)
+        return self.connection.call(method, params, session_id=self.session_id, timeout=timeout)
+
     def call_many(self, calls: list[tuple[str, dict]], timeout: float = 5.0) -> list[dict]:
         """`calls` sent at once, in order, their answers awaited together (serialized with call())."""
         if not self.alive:

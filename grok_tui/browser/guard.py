@@ -61,10 +61,12 @@ class OptionsGuard:
 
     def _answer(self, s: CdpSession, rid: str, verdict: str) -> None:
         try:
+            # Not behind the click's own call: its mouse events are answered only once the page's click
+            # handler (which made this request) has run, and this request waits for us meanwhile.
             if verdict == "fail":
-                s.call("Fetch.failRequest", timeout=5.0, requestId=rid, errorReason="BlockedByClient")
+                s.call_beside("Fetch.failRequest", timeout=5.0, requestId=rid, errorReason="BlockedByClient")
             else:
-                s.call("Fetch.continueRequest", timeout=5.0, requestId=rid)
+                s.call_beside("Fetch.continueRequest", timeout=5.0, requestId=rid)
         except BrowserError as exc:
             # Gone with the connection: Chrome lets the request go when the client detaches.
             log.debug("answering paused request %s failed: %s", rid, exc)
