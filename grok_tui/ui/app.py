@@ -110,8 +110,10 @@ class GrokApp(App):
 
     def get_default_screen(self) -> Screen:
         """The main screen: a frame draws only the widgets that changed (grok_tui.ui.screen)."""
-        from .screen import MainScreen
-
+        try:
+            from .screen import MainScreen
+        except ImportError:  # a Textual whose compositor moved: its own screen (it only draws more)
+            return super().get_default_screen()
         return MainScreen(id="_default")
 
     def get_driver_class(self) -> type:
@@ -119,8 +121,10 @@ class GrokApp(App):
         default = super().get_driver_class()
         if default.__module__ != "textual.drivers.linux_driver" or default.__name__ != "LinuxDriver":
             return default  # Windows, or a driver set with TEXTUAL_DRIVER
-        from .driver import driver_class
-
+        try:
+            from .driver import driver_class
+        except ImportError:  # a Textual whose key parser moved: its own driver (it only wakes more)
+            return default
         return driver_class(default)
 
     # ------------------------------------------------------------ runner -> UI
