@@ -101,21 +101,24 @@ def test_batch_printer_tags_the_session_with_its_job():
 
 
 async def test_app_takes_every_notice(tmp_path):
+    # A notice is handled at once on the app's loop, else posted as a RunnerNotice message: either way
+    # it reaches _handle_notice.
     from grok_tui.ui.app import make_app
-    from grok_tui.ui.messages import RunnerNotice
 
     seen: list[type] = []
-
-    def hook(message):
-        if isinstance(message, RunnerNotice):
-            seen.append(type(message.notice))
-
     app = make_app(Settings(), store=StateStore(tmp_path / "state"), attach=False)
-    async with app.run_test(size=(110, 34), message_hook=hook) as pilot:
+    handle = app._handle_notice
+
+    def recording(notice):
+        seen.append(type(notice))
+        return handle(notice)
+
+    app._handle_notice = recording
+    async with app.run_test(size=(110, 34)) as pilot:
         for notice in SAMPLES.values():
             app.notice(notice)
             await pilot.pause()
-        await wait_until(pilot, lambda: set(seen) == set(SAMPLES), what="every notice as a message")
+        await wait_until(pilot, lambda: set(seen) == set(SAMPLES), what="every notice handled")
         assert app.last_outcome == "failure" and app.sub_title == "🎬 0/1"
         assert app.link_detail == "the tab was closed" and not app.link_attached
         app.notice(SAMPLES[n.Attached])

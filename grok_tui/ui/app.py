@@ -119,13 +119,13 @@ class GrokApp(App):
     def get_driver_class(self) -> type:
         """Textual's choice, with the terminal's input thread asleep while nothing is typed (grok_tui.ui.driver)."""
         default = super().get_driver_class()
-        if default.__module__ != "textual.drivers.linux_driver" or default.__name__ != "LinuxDriver":
+        if default.__module__ != "textual.drivers.linux_driver":
             return default  # Windows, or a driver set with TEXTUAL_DRIVER
         try:
             from .driver import driver_class
         except ImportError:  # a Textual whose key parser moved: its own driver (it only wakes more)
             return default
-        return driver_class(default)
+        return driver_class(default)  # the quiet one in place of LinuxDriver itself, else `default`
 
     # ------------------------------------------------------------ runner -> UI
 
