@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 # The commands' modules (the headless run's asyncio and notices, the settings' pydantic, ...) load when one
 # runs, after the arguments are parsed: `run` loads them with the collector off (see _cmd_run).
-EXIT_CANNOT_START = 3  # grok_tui.headless.EXIT_CANNOT_START
+from .exitcodes import EXIT_CANNOT_START
 
 COMMANDS = ("tui", "run", "batch", "demo", "sim", "chrome", "history", "doctor")
 DEMO_SCRIPT = "ok,mod@40,mod@92,ok,mod@10,ok"

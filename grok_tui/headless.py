@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from . import notices as n
 from .engine import Phase
+from .exitcodes import EXIT_CANCELLED, EXIT_CANNOT_START, EXIT_FAILURE, EXIT_SUCCESS
 from .sanitize import strip_url
 
 if TYPE_CHECKING:  # the run's own parts load when a run starts: `grok-tui sim`, `--help`, ... stay light
     from .settings import Settings
     from .store import StateStore
 
-EXIT_SUCCESS, EXIT_FAILURE, EXIT_CANCELLED, EXIT_CANNOT_START = 0, 1, 2, 3
 OUTCOME_EXIT = {"success": EXIT_SUCCESS, "failure": EXIT_FAILURE, "cancelled": EXIT_CANCELLED}
 
 
