@@ -73,6 +73,14 @@ def test_nothing_listening(command):
     assert "grok-tui chrome" in msg
 
 
+@pytest.mark.parametrize("host", ["a..b", "b\u00fc..x"])
+def test_host_that_cannot_be_a_name(host):
+    """An empty label: not a name any resolver knows (it was a UnicodeError traceback from Python's IDNA codec)."""
+    p = grok("run", "--no-ui", "--prompt", "x", "--cdp-host", host, "--allow-remote-cdp", "--cdp-port", "9")
+    assert p.returncode == 3
+    assert f"Nothing is listening on {host}:9" in one_sentence(p)
+
+
 def test_port_is_not_chrome(not_chrome):
     p = grok("run", "--no-ui", "--prompt", "x", "--cdp-port", str(not_chrome))
     assert p.returncode == 3

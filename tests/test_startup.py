@@ -55,10 +55,12 @@ sys.exit(main(sys.argv[1:]))
 """
 
 # Not on the headless run's path to `attached`: the UI, pychrome's HTTP client (grok-tui does its own
-# discovery requests), the sim, and the commands' and features' modules a run does not use up to there.
+# discovery requests), the sim, the commands' and features' modules a run does not use up to there, and
+# Python's IDNA codec (loaded by getaddrinfo for a str host; grok-tui passes an ASCII host as bytes).
 NOT_LOADED = ["textual", "rich", "requests", "urllib3", "charset_normalizer", "pychrome.browser", "grok_tui.sim",
               "grok_tui.ui", "grok_tui.export", "grok_tui.batch", "grok_tui.batch_runner", "grok_tui.history_cli",
-              "grok_tui.doctor", "grok_tui.browser.probe", "grok_tui.browser.launcher", "difflib"]
+              "grok_tui.doctor", "grok_tui.browser.probe", "grok_tui.browser.launcher", "difflib",
+              "encodings.idna", "stringprep", "unicodedata"]
 
 
 def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):

@@ -126,6 +126,19 @@ class PermissionTimeout(ConnectionRefused):
 # ----------------------------------------------------------------------------- the socket
 
 
+def host_arg(host: str) -> bytes:
+    """`host` as getaddrinfo takes it. A name in ASCII (every address, a plain host name) goes as its bytes:
+    given a str, Python loads its IDNA codec for every name (encodings.idna, stringprep, unicodedata: ~3 ms and
+    0.4 MB of each start), and raises UnicodeError, not an OSError, for an empty or too long label ("a..b").
+    Any other name is encoded with IDNA here; one that cannot be raises socket.gaierror, as an unknown name does."""
+    if host.isascii():
+        return host.encode("ascii")
+    try:
+        return host.encode("idna")
+    except UnicodeError:
+        raise socket.gaierror(socket.EAI_NONAME, f"{host!r} is not a valid host name") from None
+
+
 def _host_port(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme in ("wss", "https") else 80)
@@ -160,7 +173,7 @@ def open_websocket(
     host, port = _host_port(url)
     start = time.monotonic()
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host_arg(host), port, type=socket.SOCK_STREAM)
     except OSError:
         raise NothingListening(host, port) from None
     family, stype, proto, _name, addr = infos[0]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .cdp import CONNECT_DEADLINE_S, HINT, BrowserError, NoMatchingTab, NothingListening, NotChrome
+from .cdp import CONNECT_DEADLINE_S, HINT, BrowserError, NoMatchingTab, NothingListening, NotChrome, host_arg
 
 PORT_FILE = "DevToolsActivePort"
 DEFAULT_PORT = 9222
@@ -151,7 +151,7 @@ def get_json(host: str, port: int, path: str, deadline_s: float = CONNECT_DEADLI
         return rest
 
     try:
-        sock = socket.create_connection((host, port), timeout=left())
+        sock = socket.create_connection((host_arg(host), port), timeout=left())
     except socket.timeout:
         raise NotChrome(host, port, f"no connection within {deadline_s:g} s") from None
     except OSError:
@@ -306,7 +306,7 @@ def usual_profile_dirs(home: Path | None = None, env: dict | None = None, platfo
 
 def _listening(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((host_arg(host), port), timeout=timeout):
             return True
     except OSError:
         return False
