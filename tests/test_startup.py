@@ -8,6 +8,7 @@ whole and checks the live connection still works with the same classes.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -41,7 +42,10 @@ def probe(self, obj):
     conn = next(c for c in __import__("gc").get_objects() if isinstance(c, cdp.Connection) and c.alive)
     answer = conn.call("Browser.getVersion", timeout=5)
     conns = [c for c in __import__("gc").get_objects() if isinstance(c, cdp.Connection) and c.alive]
+    loader = sys.modules.get("pydantic.plugin._loader")  # its _plugins stays None until it scans the entry points
+    scanned = getattr(loader, "_plugins", None) is not None
     sys.stderr.write(json.dumps({"loaded": loaded, "tokenized": tokenized, "same": same, "product": answer.get("product", ""),
+                                 "plugins_scanned": scanned,
                                  "taken": [t is not None for t in TAKEN], "connections": len(conns)}) + "\n")
     sys.stderr.flush()
 
@@ -77,11 +81,23 @@ def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):
     assert {"pychrome.tab", "grok_tui.runner", "grok_tui.browser.link"} <= loaded
     assert [m for m in NOT_LOADED if m in loaded] == []
     assert report["tokenized"] == 0  # nothing parsed a signature from text (pydantic and a builtin default factory)
+    assert report["plugins_scanned"] is False  # pydantic did not look through every package's entry points for plugins
     # pychrome loaded in full afterwards uses the transport's own classes, and the connection still answers
     assert report["same"] is True
     assert report["product"].startswith(("HeadlessChrome/", "Chrome/"))
     # the browser connection was opened while the settings loaded, and the link attached on it: one connection
     assert report["taken"] == [True] and report["connections"] == 1
+
+
+def test_pydantic_plugins_are_off_unless_the_user_says_otherwise(monkeypatch):
+    from grok_tui.cli import main
+
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    assert main(["run", "--goal", "many"]) == 3  # a usage error: returns before anything loads
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "some_plugin")
+    assert main(["run", "--goal", "many"]) == 3
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "some_plugin"
 
 
 def _early(argv, monkeypatch, **env):
