@@ -60,11 +60,12 @@ sys.exit(main(sys.argv[1:]))
 
 # Not on the headless run's path to `attached`: the UI, pychrome's HTTP client (grok-tui does its own
 # discovery requests), the sim, the commands' and features' modules a run does not use up to there, and
-# Python's IDNA codec (loaded by getaddrinfo for a str host; grok-tui passes an ASCII host as bytes).
+# Python's IDNA codec (loaded by getaddrinfo for a str host; grok-tui passes an ASCII host as bytes), and the TOML
+# parser (there is no config file here).
 NOT_LOADED = ["textual", "rich", "requests", "urllib3", "charset_normalizer", "pychrome.browser", "grok_tui.sim",
               "grok_tui.ui", "grok_tui.export", "grok_tui.batch", "grok_tui.batch_runner", "grok_tui.history_cli",
               "grok_tui.doctor", "grok_tui.browser.probe", "grok_tui.browser.launcher", "difflib",
-              "encodings.idna", "stringprep", "unicodedata"]
+              "encodings.idna", "stringprep", "unicodedata", "tomllib"]
 
 
 def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):
