@@ -294,28 +294,6 @@ def _store():
 # ---------------------------------------------------------------- headless run
 
 
-def _early_spec(ns: argparse.Namespace):
-    """The endpoint a classic port given by flag or environment names, before the settings load (None: no
-    such port, or a URL, profile, remote host or remote permission is given there). Only a guess: the
-    settings may still say otherwise (the config file), and then the connection opened on it is dropped."""
-    env = {k.lower(): v for k, v in os.environ.items() if k[:9].lower() == "grok_tui_"}
-    if hasattr(ns, "cdp_port"):
-        port = ns.cdp_port
-    else:
-        raw = env.get("grok_tui_cdp_port", "").strip()
-        port = int(raw) if raw.isascii() and raw.isdigit() else None
-    if port is None or not 1 <= port <= 65535:
-        return None
-    if any(hasattr(ns, k) or f"grok_tui_{k}" in env for k in ("cdp_url", "chrome_profile", "allow_remote_cdp")):
-        return None
-    host = getattr(ns, "cdp_host", None) or env.get("grok_tui_cdp_host", "127.0.0.1")
-    from .browser.endpoint import EndpointSpec, is_loopback_host
-
-    if host != host.strip() or not is_loopback_host(host):
-        return None
-    return EndpointSpec(host=host, port=port)
-
-
 def _cmd_run(ns: argparse.Namespace) -> int:
     # The start-up's imports build ~50,000 objects that nearly all stay: the collector's ~90 passes over them up
     # to `attached` took 11-15 ms (a full pass there finds ~800 unreachable of ~65,000). It is off until then:
@@ -329,16 +307,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
 
 
 def _run(ns: argparse.Namespace) -> int:
-    # The browser connection opens (in a thread) while the settings' modules load; the runner's link takes it
-    # over when the settings name the same endpoint, else it is closed unused.
-    spec = _early_spec(ns)
-    if spec is not None:
-        from .browser.link import discard_warm, warm_up
-
-        warm_up(spec)
     settings = _settings(ns, EXIT_CANNOT_START)
-    if spec is not None and settings.endpoint_spec() != spec:
-        discard_warm(spec)
     store = _store()
     import asyncio
 

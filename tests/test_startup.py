@@ -46,14 +46,10 @@ def probe(self, obj):
     scanned = getattr(loader, "_plugins", None) is not None
     sys.stderr.write(json.dumps({"loaded": loaded, "tokenized": tokenized, "same": same, "product": answer.get("product", ""),
                                  "plugins_scanned": scanned,
-                                 "taken": [t is not None for t in TAKEN], "connections": len(conns)}) + "\n")
+                                 "connections": len(conns)}) + "\n")
     sys.stderr.flush()
 
 h.JsonPrinter.emit = probe
-import grok_tui.browser.link as link_mod  # records whether the link took the connection opened during the imports
-take = link_mod._take_warm
-link_mod._take_warm = lambda *a: TAKEN.append(take(*a)) or TAKEN[-1]
-TAKEN = []
 from grok_tui.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -86,8 +82,7 @@ def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):
     # pychrome loaded in full afterwards uses the transport's own classes, and the connection still answers
     assert report["same"] is True
     assert report["product"].startswith(("HeadlessChrome/", "Chrome/"))
-    # the browser connection was opened while the settings loaded, and the link attached on it: one connection
-    assert report["taken"] == [True] and report["connections"] == 1
+    assert report["connections"] == 1  # one browser connection
 
 
 def test_pydantic_plugins_are_off_unless_the_user_says_otherwise(monkeypatch):
@@ -101,44 +96,8 @@ def test_pydantic_plugins_are_off_unless_the_user_says_otherwise(monkeypatch):
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "some_plugin"
 
 
-def _early(argv, monkeypatch, **env):
-    from grok_tui.cli import _early_spec, build_parser
-
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    return _early_spec(build_parser().parse_args(["run", *argv]))
-
-
-def test_early_endpoint_is_the_settings_endpoint_for_a_port_given_by_flag_or_environment(monkeypatch):
-    """`run` opens the connection before the settings load only for a loopback port given by flag or
-    environment, and names it as the settings will (the link takes it over only when they are equal)."""
-    from grok_tui.browser.endpoint import EndpointSpec
-    from grok_tui.settings import load_settings
-
-    spec = _early(["--cdp-port", "9333"], monkeypatch)
-    assert spec == EndpointSpec(host="127.0.0.1", port=9333) == load_settings(cdp_port=9333).endpoint_spec()
-    assert _early([], monkeypatch, GROK_TUI_CDP_PORT="9444") == load_settings().endpoint_spec()
-    assert _early(["--cdp-port", "9333"], monkeypatch, GROK_TUI_CDP_PORT="9444").port == 9333  # the flag wins
-    monkeypatch.delenv("GROK_TUI_CDP_PORT")
-    assert _early(["--cdp-port", "9333", "--cdp-host", "localhost"], monkeypatch) == load_settings(
-        cdp_port=9333, cdp_host="localhost").endpoint_spec()
-    # none: no port given, a URL or profile, a host that is not this machine (checked by the settings first),
-    # remote allowed, a port out of range or not a number (the settings say so in one sentence)
-    assert _early([], monkeypatch) is None
-    assert _early(["--cdp-port", "9333", "--cdp-url", "http://127.0.0.1:9333"], monkeypatch) is None
-    assert _early(["--cdp-port", "9333"], monkeypatch, GROK_TUI_CHROME_PROFILE="/tmp/p") is None
-    monkeypatch.delenv("GROK_TUI_CHROME_PROFILE")
-    assert _early(["--cdp-port", "9333", "--cdp-host", "10.1.2.3"], monkeypatch) is None
-    assert _early(["--cdp-port", "9333"], monkeypatch, GROK_TUI_CDP_HOST="example.com") is None
-    assert _early(["--cdp-port", "9333", "--allow-remote-cdp"], monkeypatch) is None
-    assert _early(["--cdp-port", "0"], monkeypatch) is None
-    monkeypatch.delenv("GROK_TUI_CDP_HOST")
-    assert _early([], monkeypatch, GROK_TUI_CDP_PORT="92x2") is None
-
-
 def test_run_follows_the_config_file_when_it_names_another_endpoint(rigs, tmp_path):
-    """The port on the command line is only a guess before the settings load: when the config file names the
-    browser by URL (which wins over a port), the run attaches there; the connection opened ahead is not used."""
+    """The config file names the browser by URL, which wins over the command line's (dead) port: the run attaches there."""
     from grok_tui.browser.launcher import free_port
 
     rig = rigs("silent")
@@ -149,24 +108,8 @@ def test_run_follows_the_config_file_when_it_names_another_endpoint(rigs, tmp_pa
     assert p.returncode == 0, p.stderr[-2000:]
     assert json.loads(p.stdout.splitlines()[0])["event"] == "attached"
     report = json.loads(p.stderr.strip().splitlines()[-2])
-    assert report["taken"] == [False] and report["connections"] == 1
+    assert report["connections"] == 1
 
-
-def test_connection_opened_ahead_for_another_endpoint_is_closed(rigs):
-    from grok_tui.browser import link as link_mod
-    from grok_tui.browser.endpoint import EndpointSpec
-
-    rig = rigs("")
-    spec = EndpointSpec(port=rig.chrome.port)
-    link_mod.warm_up(spec)
-    future = link_mod._warm[spec]
-    link_mod.discard_warm(spec)
-    assert spec not in link_mod._warm
-    conn = future.result(timeout=10)[2].conn
-    deadline = __import__("time").monotonic() + 5
-    while conn.alive and __import__("time").monotonic() < deadline:
-        __import__("time").sleep(0.01)
-    assert not conn.alive
 
 
 def test_connection_opened_ahead_is_taken_over_by_the_link(rigs):
@@ -234,51 +177,6 @@ def test_app_first_frame_without_the_dialogs():
     report = json.loads(p.stdout.strip().splitlines()[-1])
     assert report["shown"] is True
     assert [m for m in APP_NOT_LOADED if m in report["loaded"]] == []
-
-
-def test_endpoint_that_is_not_chrome_gives_the_link_the_same_error_once(tmp_path):
-    """Finding the endpoint ahead failed (an HTTP server that is not Chrome): the link raises that error, word
-    for word the one its own lookup gives, instead of waiting for it twice."""
-    import http.server
-    import threading
-
-    from grok_tui.browser import link as link_mod
-    from grok_tui.browser.cdp import NotChrome
-    from grok_tui.browser.endpoint import EndpointSpec
-
-    asked = []
-
-    class NotChromeHandler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            asked.append(self.path)
-            self.send_error(404)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotChromeHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        spec = EndpointSpec(port=server.server_address[1])
-        errors = []
-        for ahead in (False, True):
-            if ahead:
-                link_mod.warm_up(spec)
-                link_mod._warm[spec].exception(timeout=10)  # it has looked
-                assert len(asked) == 2 and asked[0] == asked[1] == "/json/version"
-            link = link_mod.BrowserLink(endpoint=spec, tab_match="/imagine/post/", emit=lambda _e: None)
-            try:
-                with pytest.raises(NotChrome) as caught:
-                    link.attach()
-                errors.append(str(caught.value))
-            finally:
-                link.close()
-        assert spec not in link_mod._warm
-        assert errors[0] == errors[1] and "not a Chrome DevTools endpoint" in errors[0]
-        assert len(asked) == 2  # the link did not look again
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_cli_loads_a_command_s_modules_when_it_runs():

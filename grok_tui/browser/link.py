@@ -26,7 +26,7 @@ from ..engine.events import ClickMakeVideo
 from ..sanitize import page_text, strip_url
 from .actions import CONFIRM_TIMEOUT, Actions, OpenedPost
 from .attempts import AttemptBoard
-from .cdp import CONNECT_DEADLINE_S, PERMISSION_WAIT_S, BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening, log
+from .cdp import PERMISSION_WAIT_S, BrowserError, CdpError, CdpSession, CdpTimeout, Connection, NoMatchingTab, NothingListening, log
 from .dom import DomSignals
 from .download import fetch_resource
 from .download import resolve as resolve_url
@@ -55,18 +55,11 @@ def warm_up(spec: EndpointSpec, endpoint: Endpoint | None = None, *, deadline_s:
     Only for a classic endpoint (Chrome started with --remote-debugging-port: `endpoint.browser`, from
     /json/version): nothing to allow there. For Chrome's chrome://inspect toggle the link connects
     itself, when it attaches, and says that Chrome asks. Nothing is attached or installed on a tab.
-    A connection opened ahead that failed is dropped: the link connects itself, with its own errors;
-    but when finding the endpoint failed (resolved here when `endpoint` is not given, bounded as the
-    link's own lookup is) other than by nothing listening, the link raises that error as its own.
+    A connection opened ahead that failed is dropped: the link connects itself, with its own errors.
     """
 
-    def work() -> tuple[Endpoint, dict, Tabs] | BrowserError | None:
-        try:  # bounded as the link's own lookup is, so a failure here is the one it would get
-            ep = endpoint or resolve(spec, deadline_s=min(CONNECT_DEADLINE_S, deadline_s))
-        except NothingListening:
-            raise  # answered at once: the link looks again itself (Chrome may be up by then)
-        except BrowserError as exc:
-            return exc  # the endpoint's answer (e.g. not Chrome, no answer in time): the link's too
+    def work() -> tuple[Endpoint, dict, Tabs] | None:
+        ep = endpoint or resolve(spec, deadline_s=deadline_s)
         if not ep.browser:
             return None
         conn = Connection(ep.ws_url, deadline_s=deadline_s, permission_wait_s=deadline_s)
@@ -106,19 +99,9 @@ def _take_warm(spec: EndpointSpec, wait_s: float) -> tuple[Endpoint, dict, Tabs]
     except Exception as exc:
         log.debug("the connection opened ahead failed: %s", exc)
         return None
-    if isinstance(got, BrowserError):
-        raise got  # finding the endpoint failed there; the link's own lookup, bounded the same, would not do better
     if got is not None and not got[2].conn.alive:
         return None
     return got
-
-
-def discard_warm(spec: EndpointSpec) -> None:
-    """Close the connection opened ahead for `spec` (when it is ready), unused: the settings named another endpoint."""
-    with _warm_lock:
-        future = _warm.pop(spec, None)
-    if future is not None:
-        future.add_done_callback(_close_warm)
 
 
 def _close_warm(future: Future) -> None:
@@ -126,7 +109,7 @@ def _close_warm(future: Future) -> None:
         got = future.result()
     except Exception:
         return
-    if isinstance(got, tuple):
+    if got is not None:
         got[2].conn.close()
 
 
