@@ -182,3 +182,69 @@ def test_only_a_generation_stream_that_still_gives_data_is_live():
     assert not watch.live()
     watch._feed(st, b'{"result": {}}')
     assert watch.live()
+
+
+def test_reads_wait_while_a_stream_chunk_holds_them_then_resume(browser):
+    """After a stream's sign of life, `hold()` > 0: no IO.read goes out until it is 0 again; then reading goes on."""
+    s, frame, assets = browser
+    events: list[str] = []
+    holds = [0]  # positive answers still to give
+
+    def call(method, timeout=5.0, **params):
+        if method == "IO.read":
+            events.append("read")
+        return s.call(method, timeout=timeout, **params)
+
+    def hold() -> float:
+        if holds[0] > 0:
+            holds[0] -= 1
+            events.append("held")
+            return 0.01
+        events.append("free")
+        return 0.0
+
+    resp = fetch_resource(call, f"{assets}/v/held.mp4", frame_id=frame, chunk=64 * 1024, hold=hold)
+    body = b""
+    for chunk in resp.chunks:
+        body += chunk
+        if len(body) >= 200_000 and "chunk" not in events:
+            events.append("chunk")  # a stream chunk arrived: the next three asks say wait
+            holds[0] = 3
+    assert body == VIDEO
+    i = events.index("chunk")
+    assert events[i + 1:i + 6] == ["held", "held", "held", "free", "read"]
+    assert events.count("read") >= len(VIDEO) // (64 * 1024)  # every read asked first: none skipped the hold
+    assert all(events[k - 1] == "free" for k, e in enumerate(events) if e == "read")
+
+
+def test_a_hold_that_never_ends_delays_reads_but_does_not_stop_the_download(browser, monkeypatch):
+    from grok_tui.browser import download
+
+    s, frame, assets = browser
+    monkeypatch.setattr(download, "MAX_HOLD_S", 0.02)
+    asks = [0]
+
+    def hold() -> float:
+        asks[0] += 1
+        return 10.0  # a stream that never stops giving data
+
+    resp = fetch_resource(s.call, f"{assets}/v/endless.mp4", frame_id=frame, chunk=128 * 1024, hold=hold)
+    assert b"".join(resp.chunks) == VIDEO
+    assert asks[0] >= len(VIDEO) // (128 * 1024)
+
+
+def test_a_generation_streams_signs_of_life_hold_downloads_for_a_moment():
+    from grok_tui.browser import network
+    from grok_tui.browser.attempts import AttemptBoard
+
+    watch = network.GenerationWatch(None, AttemptBoard(lambda _e: None))
+    assert watch.hold() == 0.0  # no stream yet: nothing to wait for
+    url = "https://grok.com/rest/app-chat/conversations/new"
+    watch._on_request({"requestId": "r1", "request": {"method": "POST", "url": url}})
+    assert 0 < watch.hold() <= network.HOLD_S  # the request went out: its answer is on its way
+    watch.activity -= network.HOLD_S
+    assert watch.hold() == 0.0
+    watch._feed(watch.streams["r1"], b'{"result": {}}')
+    assert 0 < watch.hold() <= network.HOLD_S  # data arrived: more of it may follow
+    watch.activity -= network.HOLD_S
+    assert watch.hold() == 0.0

@@ -427,8 +427,9 @@ class BrowserLink:
     def fetch_video(self, url: str):
         """Read `url` through the browser's own session (its cookies never reach grok-tui); a downloads.Response.
 
-        While a generation stream is open, the body is read slowly (browser.download.BUSY_RATE), so
-        that its events are not held up.
+        While a generation stream is open, the body is read slowly (browser.download.BUSY_RATE) and
+        not at all for a moment after each of its events (GenerationWatch.hold), so that they are
+        not held up.
 
         Blocking: call it from a worker thread. Raises downloads.DownloadError.
         """
@@ -443,7 +444,8 @@ class BrowserLink:
             files = self._files_session()
         except BrowserError as exc:
             raise DownloadError(f"could not open a session on the tab for the file: {exc}") from None
-        return fetch_resource(files.call, url, frame_id=self.page.main_frame, busy=self.network.live)
+        return fetch_resource(files.call, url, frame_id=self.page.main_frame, busy=self.network.live,
+                              hold=self.network.hold)
 
     def _files_session(self) -> CdpSession:
         """A second flattened session on the same tab, over the same connection, only for reading files.

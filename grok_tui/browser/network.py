@@ -49,6 +49,7 @@ def _path_is(url: str, path: str) -> bool:
 
 
 LIVE_S = 30.0  # a generation stream that gave nothing for this long is not waited for by downloads
+HOLD_S = 0.08  # after each sign of life of a generation stream (request, response, data) downloads wait this long
 
 
 class _GenStream:
@@ -74,6 +75,7 @@ class GenerationWatch:
         self.post_lists: OrderedDict[str, str] = OrderedDict()  # requestId -> URL of /rest/media/post/list reads
         self.baseline: set[str] | None = None  # video ids in the post list before the session's first click
         self._recovering: int | None = None
+        self.activity: float | None = None  # monotonic time of the last sign of life of a generation stream
 
     # ------------------------------------------------------------------ the post list (after a reload)
 
@@ -161,6 +163,16 @@ class GenerationWatch:
         with self.board.lock:
             return any(st.last >= since for st in self.streams.values())
 
+    def hold(self) -> float:
+        """Seconds downloads should still wait before their next read: HOLD_S after the last sign of
+        life of a generation stream (its request, response or data), so that no read is in the
+        browser's hands while the stream's next events are on their way; 0 when none was that recent."""
+        t = self.activity
+        return 0.0 if t is None else max(0.0, t + HOLD_S - time.monotonic())
+
+    def _touch(self) -> None:
+        self.activity = time.monotonic()
+
     def lost(self) -> None:
         """The connection is gone: forget the streams, wake a click waiting for its request."""
         self._request_seen.set()
@@ -211,6 +223,7 @@ class GenerationWatch:
                 if len(self.streams) > 32:  # forget the oldest abandoned requests
                     self.streams.pop(next(iter(self.streams)))
             self.requests += 1
+            self._touch()
             if attempt is not None:
                 self.board.open_attempt = attempt  # a paid generation: its outcome is looked for after a reload
                 self.board.mark(attempt, REQUESTED)
@@ -223,6 +236,7 @@ class GenerationWatch:
             st = self.streams.get(rid)
         if st is None:
             return
+        self._touch()
         if st.attempt is not None:
             with self.board.lock:
                 self.board.mark(st.attempt, RESPONDED)  # from now on the page may show this attempt's outcome
@@ -295,7 +309,7 @@ class GenerationWatch:
 
     def _feed(self, st: _GenStream, raw: bytes) -> None:
         with self.board.lock:
-            st.last = time.monotonic()
+            st.last = self.activity = time.monotonic()
             updates = st.tracker.feed_all(st.parser.feed(raw))
         self._handle_updates(st, updates)
 
