@@ -33,7 +33,12 @@ def no_cookie_anywhere(cookie: str, *places) -> None:
             assert cookie not in place
 
 
-async def test_seed_session_saves_three_videos_byte_identical(rigs, tmp_path):
+async def test_seed_session_saves_three_videos_byte_identical(rigs, tmp_path, monkeypatch):
+    from grok_tui.browser import network
+
+    asked = []  # the link's downloads ask the generation watch before each read (issue 13: they yield to streams)
+    hold = network.GenerationWatch.hold
+    monkeypatch.setattr(network.GenerationWatch, "hold", lambda self: asked.append(1) or hold(self))
     rig = rigs("ok,mod@40,ok,ok", video_size=300_000)
     folder = tmp_path / "deep" / "down" / "videos"  # created with its parents
     rc, lines, store = await run_session(rig, PROMPT, video_goal=3, max_retries=5, downloads_dir=str(folder))
@@ -68,6 +73,7 @@ async def test_seed_session_saves_three_videos_byte_identical(rigs, tmp_path):
     # every video came from the assets origin with the browser's cookie; grok-tui never saw it
     gets = [a for a in rig.site.asset_requests if a.get("status") == 200]
     assert len(gets) >= 3 and all(a["cookie"] for a in gets)
+    assert len(asked) >= 3  # at least one read per saved video, each after asking
     [rec] = store.history()
     no_cookie_anywhere(
         rig.site.session_cookie, "\n".join(json.dumps(x) for x in lines), folder, Path(rec["logPath"]), store.directory
