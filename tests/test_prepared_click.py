@@ -204,6 +204,34 @@ def test_a_paused_generation_request_is_answered_while_another_call_waits(rigs):
         link.close()
 
 
+def test_a_paused_generation_request_is_answered_while_the_event_thread_is_held(rigs):
+    # The guard judges and answers a paused request on the receive thread, as it arrives: not behind
+    # an event handler still running on the event thread (a handler that makes a call, like the
+    # network watch's streamResourceContent), and without holding any thread for Chrome's answer.
+    import threading
+
+    rig = rigs("ok", editor="textarea")
+    link, _ = attached(rig)
+    held, let_go, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(p):
+        if any(a.get("value") == "grok-tui-test-hold" for a in p.get("args") or []):
+            held.set()
+            let_go.wait(10)
+            done.set()
+
+    try:
+        link.page.session.on("Runtime.consoleAPICalled", hold)
+        page_eval(rig, "console.log('grok-tui-test-hold'); document.getElementById('generate').click()")
+        assert held.wait(5)
+        reqs = wait_requests(rig.site, 1, timeout=5.0)
+        assert len(reqs) == 1 and not done.is_set()  # reached the sim while the event thread was still held
+        assert link.guard.paused == 1
+    finally:
+        let_go.set()
+        link.close()
+
+
 def test_a_preparation_that_comes_after_its_click_began_does_nothing(rigs):
     rig = rigs("ok", editor="textarea")
     link, events = attached(rig)

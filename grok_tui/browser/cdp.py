@@ -301,11 +301,15 @@ def _socket_class() -> type:
                 if not isinstance(message, dict):
                     continue
                 if "method" in message:
+                    if self._conn._arrival:
+                        self._conn._on_arrival(message)
                     self.event_queue.put(message)
                 elif "id" in message:
                     q = self.method_results.get(message["id"])
                     if q is not None:
                         q.put(message)
+                    elif self._conn._unanswered:
+                        self._conn._answered(message)
             ours = self._stopped.is_set()
             self.status = self.status_stopped
             self._stopped.set()
@@ -346,7 +350,8 @@ class Connection:
 
     `call()` is always bounded by a timeout. Event callbacks run on the one event
     thread, in arrival order, get the event's params as one dict, and their
-    exceptions are logged, never raised.
+    exceptions are logged, never raised. `on_arrival` callbacks (the options guard's
+    answer to a paused request) run on the receive thread first, and never wait.
     """
 
     def __init__(self, url: str, *, deadline_s: float = CONNECT_DEADLINE_S, on_waiting: Callable[[], None] | None = None,
@@ -355,6 +360,8 @@ class Connection:
         self._ids = threading.Lock()
         self._next_id = 0
         self._handlers: dict[str | None, dict[str, list[EventHandler]]] = {}
+        self._arrival: dict[tuple[str | None, str], list[EventHandler]] = {}  # run on the receive thread
+        self._unanswered: dict[int, str] = {}  # id -> method of a command sent by send_nowait, answer not in yet
         self._close_cbs: list[Callable[[str], None]] = []
         self._once = threading.Lock()
         self.closed_reason: str | None = None
@@ -429,12 +436,55 @@ class Connection:
             for message in messages:
                 sock.method_results.pop(message["id"], None)
 
+    def send_nowait(self, method: str, params: dict | None = None, *, session_id: str | None = None) -> None:
+        """Send a command and return at once: its answer is not waited for (an error answer is a DEBUG line).
+
+        Safe on the receive thread (an arrival handler), which must never wait for an answer: it is the
+        thread that reads them.
+        """
+        if not self.alive:
+            raise Disconnected(self.closed_reason or "connection closed")
+        with self._ids:
+            message = self._message(method, params, session_id)
+            self._unanswered[message["id"]] = method
+        try:
+            self._sock._ws.send(json.dumps(message))
+        except (websocket.WebSocketException, OSError) as exc:
+            self._unanswered.pop(message["id"], None)
+            self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
+            raise Disconnected(self.closed_reason or "send failed") from None
+
+    def _answered(self, message: dict) -> None:
+        method = self._unanswered.pop(message.get("id"), None)  # type: ignore[arg-type]
+        if method is not None and "error" in message:
+            err = message.get("error")
+            log.debug("cdp: %s answered an error: %s", method, err.get("message") if isinstance(err, dict) else err)
+
     def on(self, event_name: str, callback: EventHandler, *, session_id: str | None = None) -> None:
         self._handlers.setdefault(session_id, {}).setdefault(event_name, []).append(callback)
+
+    def on_arrival(self, event_name: str, callback: EventHandler, *, session_id: str | None = None) -> None:
+        """`callback(params)` on the receive thread, as the event arrives: ahead of the events still queued
+        for the event thread (the event still goes to on() handlers too, in order). It must be quick and
+        must not wait for any answer (send with send_nowait): no other message is read meanwhile."""
+        self._arrival.setdefault((session_id, event_name), []).append(callback)
+
+    def _on_arrival(self, message: dict) -> None:
+        handlers = self._arrival.get((message.get("sessionId"), str(message.get("method"))))
+        if not handlers:
+            return
+        params = message.get("params")
+        for cb in list(handlers):
+            try:
+                cb(params if isinstance(params, dict) else {})
+            except Exception:
+                log.error("cdp: arrival handler for %s failed", message.get("method"), exc_info=True)
 
     def forget(self, session_id: str) -> None:
         """Drop the handlers of a session that is gone."""
         self._handlers.pop(session_id, None)
+        for key in [k for k in self._arrival if k[0] == session_id]:
+            self._arrival.pop(key, None)
 
     def _dispatch(self, session_id, method: str, params: dict) -> None:
         for cb in list(self._handlers.get(session_id, {}).get(method, ())):
@@ -541,18 +591,16 @@ class CdpSession:
         finally:
             self._lock.release()
 
-    def call_beside(self, method: str, timeout: float = 5.0, **params) -> dict:
-        """Like call(), but not queued behind a call of another thread still waiting for its answer.
+    def send_now(self, method: str, **params) -> None:
+        """Send `method` at once, not queued behind a call of another thread, its answer not waited for.
 
-        For a command that must go out now whatever else is in flight: the answer to a paused request,
-        while the click that caused it still waits for its mouse events' answers (Chrome acknowledges
-        the release only after the page's click handler, and the page's request is paused meanwhile).
+        For the answer to a paused request, from the receive thread (`on_arrival`): it must go out
+        whatever else is in flight, e.g. the click that caused the request, still waiting for its mouse
+        events' answers (Chrome acknowledges the release only after the page's click handler).
         """
         if not self.alive:
             raise Disconnected(self.disconnect_reason or "session closed")
-        if self.deadline is not None:
-            timeout = self.deadline.bound(timeout, method)
-        return self.connection.call(method, params, session_id=self.session_id, timeout=timeout)
+        self.connection.send_nowait(method, params, session_id=self.session_id)
 
     def call_many(self, calls: list[tuple[str, dict]], timeout: float = 5.0) -> list[dict]:
         """`calls` sent at once, in order, their answers awaited together (serialized with call())."""
@@ -571,6 +619,10 @@ class CdpSession:
 
     def on(self, event_name: str, callback: EventHandler) -> None:
         self.connection.on(event_name, callback, session_id=self.session_id)
+
+    def on_arrival(self, event_name: str, callback: EventHandler) -> None:
+        """See Connection.on_arrival: on the receive thread, quick, never waiting for an answer."""
+        self.connection.on_arrival(event_name, callback, session_id=self.session_id)
 
     def on_disconnect(self, callback: Callable[[str], None]) -> None:
         self._disconnect_cbs.append(callback)

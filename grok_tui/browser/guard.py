@@ -32,7 +32,9 @@ class OptionsGuard:
         self.paused = 0  # requests paused since attach (for tests and the bench)
 
     def register(self, s: CdpSession) -> None:
-        s.on("Fetch.requestPaused", lambda p: self._on_paused(s, p))
+        # Judged and answered on the receive thread as the pause arrives: not behind the events queued
+        # for the event thread, and that thread is not held while Chrome takes the answer in.
+        s.on_arrival("Fetch.requestPaused", lambda p: self._on_paused(s, p))
 
     def setup(self, s: CdpSession, timeout: float) -> None:
         s.call("Fetch.enable", timeout=timeout, patterns=[PATTERN])
@@ -62,11 +64,12 @@ class OptionsGuard:
     def _answer(self, s: CdpSession, rid: str, verdict: str) -> None:
         try:
             # Not behind the click's own call: its mouse events are answered only once the page's click
-            # handler (which made this request) has run, and this request waits for us meanwhile.
+            # handler (which made this request) has run, and this request waits for us meanwhile. Its
+            # answer is not waited for (an error one is a DEBUG line): this is the receive thread.
             if verdict == "fail":
-                s.call_beside("Fetch.failRequest", timeout=5.0, requestId=rid, errorReason="BlockedByClient")
+                s.send_now("Fetch.failRequest", requestId=rid, errorReason="BlockedByClient")
             else:
-                s.call_beside("Fetch.continueRequest", timeout=5.0, requestId=rid)
+                s.send_now("Fetch.continueRequest", requestId=rid)
         except BrowserError as exc:
             # Gone with the connection: Chrome lets the request go when the client detaches.
             log.debug("answering paused request %s failed: %s", rid, exc)
