@@ -372,13 +372,18 @@ class SessionRunner:
             note = f"the page is not local: cooldown and next-video delay raised to {timings.cooldown_s:g} s"
         self._execute(self.engine.handle(SetTimings(timings, note), self.clock()))
 
+    def _floor_applies(self) -> bool:
+        """The 8 s floor can hold a click: the page is not local and the engine's own timings are below it."""
+        if not self._page_url or is_local_url(self._page_url):
+            return False
+        t = self.engine.timings
+        # at or above the floor, the engine already paces this page at it (from its clock)
+        return not (t.cooldown_s >= GROK_MIN_PACE_S and t.next_video_delay_s >= GROK_MIN_PACE_S)
+
     def _click_floor_wait(self) -> float:
         """Seconds this click must still wait: against a non-local page, never within 8 s of the last click or outcome."""
-        if not self._page_url or is_local_url(self._page_url):
+        if not self._floor_applies():
             return 0.0
-        t = self.engine.timings
-        if t.cooldown_s >= GROK_MIN_PACE_S and t.next_video_delay_s >= GROK_MIN_PACE_S:
-            return 0.0  # the engine already paces this page at the floor (from its clock)
         marks = [t for t in (self._last_click_at, self._last_resolved_at) if t is not None]
         return max(0.0, max(marks) + GROK_MIN_PACE_S - self.clock()) if marks else 0.0
 
@@ -573,6 +578,11 @@ class SessionRunner:
 
     def _execute(self, commands: list) -> None:
         ended: list[SessionEnded] = []
+        # A click no pacing floor holds goes to its thread first: the log lines and notices of this step
+        # (written to a file, drawn by the app) are no part of its time.
+        early = [c for c in commands if isinstance(c, ClickMakeVideo)] if not self._floor_applies() else []
+        for cmd in early:
+            self._spawn_click(cmd)
         for cmd in commands:
             match cmd:
                 case LogLine():
@@ -582,7 +592,8 @@ class SessionRunner:
                         self._open_session_log()
                         self._new_saves()
                     self.listener(AttemptStarted(self.engine.current.to_dict(), cmd.media_id))
-                    self._spawn_click(cmd)
+                    if not any(c is cmd for c in early):
+                        self._spawn_click(cmd)
                 case SetTitle():
                     self.listener(cmd)
                     if self.link is not None and self.attached:  # after a click in flight: never in its way
@@ -711,18 +722,26 @@ class SessionRunner:
 
         # a link.session_ended() after this means this click is never made
         epoch = getattr(link, "click_epoch", None)
+        args = (cmd,) if epoch is None else (cmd, epoch)
+        started = None
+        if not self._floor_applies():
+            # No floor to wait for: the click's thread starts now, not once this step is done.
+            self._last_click_at = self.clock()
+            started = asyncio.get_running_loop().run_in_executor(None, link.execute_click, *args)
 
         async def run() -> None:
-            wait = self._click_floor_wait()
-            if wait > 0:
-                self._log("INFO", f"attempt {cmd.attempt}: the page is not local; click held {wait:.1f} s (the {GROK_MIN_PACE_S:g} s floor)")
-                await asyncio.sleep(wait)
-            self._last_click_at = self.clock()
             try:
-                if epoch is None:
-                    await asyncio.to_thread(link.execute_click, cmd)
-                else:
-                    await asyncio.to_thread(link.execute_click, cmd, epoch)
+                if started is not None:
+                    await started
+                    return
+                # Against a non-local page: the floor is looked at once this step is done (an outcome
+                # judged in the same step as the click counts).
+                wait = self._click_floor_wait()
+                if wait > 0:
+                    self._log("INFO", f"attempt {cmd.attempt}: the page is not local; click held {wait:.1f} s (the {GROK_MIN_PACE_S:g} s floor)")
+                    await asyncio.sleep(wait)
+                self._last_click_at = self.clock()
+                await asyncio.to_thread(link.execute_click, *args)
             except Exception as exc:
                 self.submit(ClickFailed(cmd.attempt, str(exc) or type(exc).__name__, session=cmd.session))
 

@@ -293,3 +293,33 @@ def test_a_retry_is_issued_on_its_deadline_never_before(rigs, tmp_path):
     # Never early. How late is bench/pacing.py's figure (a timed bound here would fail under load).
     assert len(late) == 5 and all(ms >= 0 for ms in late), late
     assert sys.getswitchinterval() <= 0.0005  # set when the runner's loop started
+
+
+def test_a_click_goes_to_its_thread_before_the_steps_notices_are_handled(rigs, tmp_path):
+    # At the deadline the click's thread starts first; the step's log lines and notices (a file write,
+    # the app's drawing) come after, beside it. Here the notice of the attempt waits for the click to
+    # have begun: it would wait in vain (the click starting only once the step is done) otherwise.
+    import threading
+
+    from grok_tui.notices import AttemptStarted
+
+    rig = rigs("ok", editor="textarea")
+    settings = rig.settings(video_goal=1, max_retries=2)
+    began = threading.Event()
+
+    class Link(BrowserLink):
+        def execute_click(self, cmd, epoch=None):
+            began.set()
+            super().execute_click(cmd, epoch)
+
+    seen = []
+
+    def listener(notice):
+        if isinstance(notice, AttemptStarted):
+            seen.append(began.wait(5))
+
+    runner = SessionRunner(settings, StateStore(tmp_path / "state"), Link, listener=listener)
+    asyncio.run(run_session(runner))
+    assert runner.records[-1].summary.outcome == "success"
+    assert seen == [True]
+    assert [r["prompt"] for r in rig.site.requests] == [PROMPT]
