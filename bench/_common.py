@@ -392,7 +392,7 @@ def link_class(timed: bool = False):
         """
 
         HANDLERS = {
-            "network": ("_on_request", "_on_response", "_on_data", "_on_finished"),
+            "network": ("_on_request", "_on_response", "_on_streaming", "_on_data", "_on_finished"),
             "dom": ("_on_binding",),
             "page": ("_on_frame_navigated", "_on_within_document", "_on_context_created"),
         }
@@ -416,10 +416,10 @@ def link_class(timed: bool = False):
         def _timed(self, name, fn):
             sink = self.handler_ms[name]
 
-            def run(p):
+            def run(*a):
                 t0 = time.perf_counter()
                 try:
-                    return fn(p)
+                    return fn(*a)
                 finally:
                     sink.append((time.perf_counter() - t0) * 1000.0)
 

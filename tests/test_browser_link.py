@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from grok_tui.browser.cdp import NoMatchingTab, NotChrome, NothingListening
+from grok_tui.browser.cdp import BrowserError, NoMatchingTab, NotChrome, NothingListening
 from grok_tui.browser.endpoint import discover
 from grok_tui.browser.cdp import Disconnected as DisconnectedError
 from grok_tui.browser.launcher import free_port
@@ -367,3 +367,79 @@ def test_tab_closed_gives_disconnected(make_env):
     # The browser is still there: attaching again finds no matching tab.
     with pytest.raises(NoMatchingTab):
         link.attach()
+
+
+# ----------------------------------------------------------------------------- answers handled among the events
+
+
+def test_call_async_answer_comes_in_wire_order_on_the_event_thread(make_env):
+    """A call_async answer is handled after the events Chrome sent before it, never while the caller waits."""
+    site, chrome, link, rec = make_env("ok")
+    link.attach()
+    s = link.page.session
+    seen: list[tuple] = []
+    done = threading.Event()
+    s.on("Runtime.consoleAPICalled", lambda p: seen.append(("event", p["args"][0].get("value"))))
+
+    def on_reply(res, err):
+        seen.append(("answer", (res or {}).get("result", {}).get("value"), err))
+        done.set()
+
+    s.call_async("Runtime.evaluate", on_reply, expression="console.log('before the answer'); 41 + 1", returnByValue=True)
+    assert done.wait(5.0)
+    assert seen == [("event", "before the answer"), ("answer", 42, None)]
+    # an error answer comes as the error, the result None
+    done.clear()
+    got: list = []
+    s.call_async("Network.streamResourceContent", lambda res, err: (got.append((res, err)), done.set()), requestId="nope")
+    assert done.wait(5.0)
+    assert got[0][0] is None and isinstance(got[0][1], BrowserError)
+
+
+def test_stream_data_before_the_streaming_answer_is_read_after_its_buffered_data(make_env):
+    """streamResourceContent is not waited for on the event thread: data that comes before its answer is
+    kept and fed after the answer's bufferedData, so the stream is still read in order, live."""
+    site, chrome, link, rec = make_env("mod@40")
+    link.attach()
+    s = link.page.session
+    real = s.call_async
+    held: list = []
+    rid: list = []
+    early: list[int] = []
+
+    def call_async(method, on_reply, **params):
+        if method != "Network.streamResourceContent":
+            return real(method, on_reply, **params)
+        # its answer is handled only after two data events that came after it (Chrome streams from the answer on)
+        return real(method, lambda res, err: held.append((params["requestId"], on_reply, res, err)), **params)
+
+    def data_hook(p):  # runs after the link's own handler, on the same thread, in order
+        if held and held[0] is not None and p.get("requestId") == held[0][0] and p.get("data"):
+            early.append(1)
+            if len(early) == 2:
+                rid[:] = [held[0][0]]
+                _, on_reply, res, err = held[0]
+                held[0] = None
+                on_reply(res, err)
+
+    def finished_hook(p):  # the sim's page aborts its read once the outcome is in (loadingFailed, canceled)
+        if rid and p.get("requestId") == rid[0]:
+            rec("loading finished")  # the live feed's events come before this; the end's cross-check after it
+
+    s.call_async = call_async
+    s.on("Network.dataReceived", data_hook)
+    s.on("Network.loadingFinished", finished_hook)
+    s.on("Network.loadingFailed", finished_hook)
+    click(link, site, 1)
+    rec.wait(VideoModerated, attempt=1, source="store")
+    deadline = time.monotonic() + 5
+    while "loading finished" not in rec.events and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(early) >= 2 and held == [None]  # the answer was held behind two data events
+    end = rec.events.index("loading finished")
+    live = [e for e in rec.events[:end] if getattr(e, "source", None) == "network"]
+    sent = [e["progress"] for e in site.emitted if e.get("kind") == "progress"]
+    assert [e.percent for e in live if isinstance(e, AttemptProgress)] == sorted(set(sent) - {0})  # 0 is no progress
+    moderated = [e for e in live if isinstance(e, VideoModerated)]
+    assert len(moderated) == 1 and moderated[0].percent == 40.0
+

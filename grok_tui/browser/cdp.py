@@ -308,8 +308,12 @@ def _socket_class() -> type:
                     q = self.method_results.get(message["id"])
                     if q is not None:
                         q.put(message)
-                    elif self._conn._unanswered:
-                        self._conn._answered(message)
+                    else:
+                        on_reply = self._conn._on_reply.pop(message["id"], None)
+                        if on_reply is not None:  # a call_async answer: handled on the event thread, in wire order
+                            self.event_queue.put({_REPLY: on_reply, "message": message})
+                        elif self._conn._unanswered:
+                            self._conn._answered(message)
             ours = self._stopped.is_set()
             self.status = self.status_stopped
             self._stopped.set()
@@ -325,6 +329,11 @@ def _socket_class() -> type:
                 try:
                     event = self.event_queue.get(timeout=0.5)
                 except queue.Empty:
+                    continue
+                on_reply = event.get(_REPLY)
+                if on_reply is not None:
+                    self._conn._replied(on_reply, event["message"])
+                    self.event_queue.task_done()
                     continue
                 params = event.get("params")
                 self._conn._dispatch(event.get("sessionId"), str(event.get("method")), params if isinstance(params, dict) else {})
@@ -343,6 +352,9 @@ def _socket_class() -> type:
 
 
 EventHandler = Callable[[dict], None]
+# on_reply(result, error) of Connection.call_async: the result dict, or None and the BrowserError
+ReplyHandler = Callable[[dict | None, "BrowserError | None"], None]
+_REPLY = "__grok_tui_reply"  # an event-queue entry that is a call_async answer, not an event (no CDP key has this name)
 
 
 class Connection:
@@ -362,6 +374,7 @@ class Connection:
         self._handlers: dict[str | None, dict[str, list[EventHandler]]] = {}
         self._arrival: dict[tuple[str | None, str], list[EventHandler]] = {}  # run on the receive thread
         self._unanswered: dict[int, str] = {}  # id -> method of a command sent by send_nowait, answer not in yet
+        self._on_reply: dict[int, ReplyHandler] = {}  # call_async ids awaiting their answer
         self._close_cbs: list[Callable[[str], None]] = []
         self._once = threading.Lock()
         self.closed_reason: str | None = None
@@ -387,6 +400,40 @@ class Connection:
             self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
             raise Disconnected(self.closed_reason or "send failed") from None
         return _answer(method, result)
+
+    def call_async(self, method: str, params: dict | None, on_reply: ReplyHandler, *, session_id: str | None = None) -> None:
+        """Send a command and return at once; `on_reply(result, error)` runs on the event thread when its answer
+        comes, in the order it came among the events (an event Chrome sent before the answer is handled first).
+
+        No answer (the connection closed first): `on_reply` is not called. Raises Disconnected when the connection
+        is gone already.
+        """
+        if not self.alive:
+            raise Disconnected(self.closed_reason or "connection closed")
+        with self._ids:
+            message = self._message(method, params, session_id)
+            self._on_reply[message["id"]] = functools.partial(self._reply_to, method, on_reply)
+        try:
+            self._sock._ws.send(json.dumps(message))
+        except (websocket.WebSocketException, OSError) as exc:
+            self._on_reply.pop(message["id"], None)
+            self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
+            raise Disconnected(self.closed_reason or "send failed") from None
+
+    @staticmethod
+    def _reply_to(method: str, on_reply: ReplyHandler, message: dict) -> None:
+        try:
+            result = _answer(method, message)
+        except BrowserError as exc:
+            on_reply(None, exc)
+            return
+        on_reply(result, None)
+
+    def _replied(self, reply: Callable[[dict], None], message: dict) -> None:
+        try:
+            reply(message)
+        except Exception:
+            log.error("cdp: reply handler failed", exc_info=True)
 
     def _message(self, method: str, params: dict | None, session_id: str | None) -> dict:
         """The next command message (the caller holds `_ids`)."""
@@ -508,6 +555,7 @@ class Connection:
                 return
             self.closed_reason = reason
         self._sock.stop_now()
+        self._on_reply.clear()
         for cb in list(self._close_cbs):
             try:
                 cb(reason)
@@ -521,6 +569,7 @@ class Connection:
                 return
             self.closed_reason = "closed by grok-tui"
         self._sock.stop_now()
+        self._on_reply.clear()
 
 
 def _answer(method: str, result: object) -> dict:
@@ -601,6 +650,13 @@ class CdpSession:
         if not self.alive:
             raise Disconnected(self.disconnect_reason or "session closed")
         self.connection.send_nowait(method, params, session_id=self.session_id)
+
+    def call_async(self, method: str, on_reply: ReplyHandler, **params) -> None:
+        """Send `method` without waiting (not queued behind another thread's call); `on_reply(result, error)`
+        runs when the answer comes, in wire order among this connection's events (see Connection.call_async)."""
+        if not self.alive:
+            raise Disconnected(self.disconnect_reason or "session closed")
+        self.connection.call_async(method, params, on_reply, session_id=self.session_id)
 
     def call_many(self, calls: list[tuple[str, dict]], timeout: float = 5.0) -> list[dict]:
         """`calls` sent at once, in order, their answers awaited together (serialized with call())."""

@@ -9,6 +9,7 @@ reads request headers, cookies or tokens.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import time
@@ -63,6 +64,7 @@ class _GenStream:
         self.tracker = GenerationTracker()
         self.status: int | None = None
         self.streaming = False
+        self.early: list[bytes] | None = None  # while streamResourceContent's answer is on its way: data that came first
         self.last = time.monotonic()  # when it last gave a sign of life (request, data)
 
 
@@ -250,14 +252,32 @@ class GenerationWatch:
         if st.status is not None and st.status >= 400:
             self.board.log("WARN", f"generation request answered HTTP {st.status} (attempt {st.attempt})")
             return
+        # Not waited for here: this thread handles every event of the tab (the DOM's signals too), and the
+        # answer comes a round trip later, or later still behind another thread's call. It is handled on this
+        # thread, in order among the events; data that comes before it is fed after the answer's bufferedData.
+        st.early = []
         try:
-            res = self.page.call("Network.streamResourceContent", requestId=rid)
-            st.streaming = True
-            buffered = res.get("bufferedData")
-            if isinstance(buffered, str) and buffered:
-                self._feed(st, base64.b64decode(buffered))
+            self.page.require().call_async("Network.streamResourceContent", functools.partial(self._on_streaming, st),
+                                           requestId=rid)
         except BrowserError as exc:
+            st.early = None
             log.debug("streamResourceContent failed (%s); will read the body at the end", exc)
+
+    def _on_streaming(self, st: _GenStream, res: dict | None, err: BrowserError | None) -> None:
+        """streamResourceContent's answer (on the event thread): what Chrome had buffered, then what came meanwhile."""
+        early, st.early = st.early or [], None
+        if err is not None:
+            log.debug("streamResourceContent failed (%s); will read the body at the end", err)
+        else:
+            st.streaming = True
+            buffered = (res or {}).get("bufferedData")
+            if isinstance(buffered, str) and buffered:
+                try:
+                    early.insert(0, base64.b64decode(buffered))
+                except (ValueError, TypeError):
+                    pass
+        for raw in early:
+            self._feed(st, raw)
 
     def _on_data(self, p: dict) -> None:
         data = p.get("data")
@@ -270,6 +290,9 @@ class GenerationWatch:
         try:
             raw = base64.b64decode(data)
         except (ValueError, TypeError):
+            return
+        if st.early is not None:
+            st.early.append(raw)
             return
         self._feed(st, raw)
 
@@ -305,7 +328,9 @@ class GenerationWatch:
             return
         raw = base64.b64decode(body) if res.get("base64Encoded") else body.encode("utf-8")
         parser = JsonObjectStream()
-        self._handle_updates(st, st.tracker.feed_all(parser.feed(raw)))
+        with self.board.lock:  # the live feed may still be at work on the event thread (an answer after the end)
+            updates = st.tracker.feed_all(parser.feed(raw))
+        self._handle_updates(st, updates)
 
     def _feed(self, st: _GenStream, raw: bytes) -> None:
         with self.board.lock:
