@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from grok_tui.browser.cdp import BrowserError, NoMatchingTab, NotChrome, NothingListening
+from grok_tui.browser.cdp import BrowserError, CdpError, NoMatchingTab, NotChrome, NothingListening
 from grok_tui.browser.endpoint import discover
 from grok_tui.browser.cdp import Disconnected as DisconnectedError
 from grok_tui.browser.launcher import free_port
@@ -443,3 +443,40 @@ def test_stream_data_before_the_streaming_answer_is_read_after_its_buffered_data
     moderated = [e for e in live if isinstance(e, VideoModerated)]
     assert len(moderated) == 1 and moderated[0].percent == 40.0
 
+
+def test_inline_handlers_keep_the_order_behind_a_handler_that_waits(make_env):
+    """An inline handler's event that comes while a waiting handler still runs on the event thread is
+    handled after it, never beside it; a waiting call from the receiving thread fails at once."""
+    site, chrome, link, rec = make_env("ok")
+    link.attach()
+    s = link.page.session
+    order: list[tuple] = []
+    done = threading.Event()
+
+    def slow(p):  # a handler that may wait: the event thread
+        time.sleep(0.3)
+        order.append(("console", threading.current_thread().name))
+
+    def quick(p):
+        try:
+            s.call("Runtime.evaluate", timeout=2.0, expression="1")
+            outcome = "answered"
+        except CdpError as exc:
+            outcome = "refused" if "inline" in str(exc) else str(exc)
+        order.append(("binding", threading.current_thread().name, outcome))
+        done.set()
+
+    s.on("Runtime.consoleAPICalled", slow)
+    s.on("Runtime.bindingCalled", quick, inline=True)
+    link.page.eval(f"console.log('first'); window[{link.page.binding!r}]('[]')")
+    assert done.wait(5.0)
+    assert [o[0] for o in order] == ["console", "binding"]
+    assert order[0][1] == "cdp-events"
+    # behind the slow handler the binding call went to the event thread too, where a waiting call is fine
+    assert order[1][1:] == ("cdp-events", "answered")
+    # when nothing is queued, the inline handler runs on the receiving thread: a waiting call is refused there
+    done.clear()
+    del order[:]
+    link.page.eval(f"window[{link.page.binding!r}]('[]')")
+    assert done.wait(5.0)
+    assert order == [("binding", "cdp-recv", "refused")]

@@ -300,20 +300,34 @@ def _socket_class() -> type:
                     continue
                 if not isinstance(message, dict):
                     continue
+                # Handlers that never wait for an answer run here, on this thread, when nothing is queued
+                # for (or running on) the event thread: one thread hand-off less, and the order is kept.
+                queue_idle = self.event_queue.unfinished_tasks == 0
                 if "method" in message:
                     if self._conn._arrival:
                         self._conn._on_arrival(message)
-                    self.event_queue.put(message)
+                    method, sid = str(message["method"]), message.get("sessionId")
+                    waits = self._conn._waits.get(sid, {}).get(method)
+                    if waits is None:
+                        continue  # nobody listens to it
+                    if queue_idle and not waits:
+                        params = message.get("params")
+                        self._conn._dispatch(sid, method, params if isinstance(params, dict) else {})
+                    else:
+                        self.event_queue.put(message)
                 elif "id" in message:
                     q = self.method_results.get(message["id"])
                     if q is not None:
                         q.put(message)
                     else:
                         on_reply = self._conn._on_reply.pop(message["id"], None)
-                        if on_reply is not None:  # a call_async answer: handled on the event thread, in wire order
+                        if on_reply is None:
+                            if self._conn._unanswered:
+                                self._conn._answered(message)
+                        elif queue_idle:  # a call_async answer, in wire order among the events
+                            self._conn._replied(on_reply, message)
+                        else:
                             self.event_queue.put({_REPLY: on_reply, "message": message})
-                        elif self._conn._unanswered:
-                            self._conn._answered(message)
             ours = self._stopped.is_set()
             self.status = self.status_stopped
             self._stopped.set()
@@ -374,6 +388,7 @@ class Connection:
         self._handlers: dict[str | None, dict[str, list[EventHandler]]] = {}
         self._arrival: dict[tuple[str | None, str], list[EventHandler]] = {}  # run on the receive thread
         self._unanswered: dict[int, str] = {}  # id -> method of a command sent by send_nowait, answer not in yet
+        self._waits: dict[str | None, dict[str, bool]] = {}  # per event: does any of its handlers wait (not inline)?
         self._on_reply: dict[int, ReplyHandler] = {}  # call_async ids awaiting their answer
         self._close_cbs: list[Callable[[str], None]] = []
         self._once = threading.Lock()
@@ -388,6 +403,7 @@ class Connection:
     def call(self, method: str, params: dict | None = None, *, session_id: str | None = None, timeout: float = 5.0) -> dict:
         if not self.alive:
             raise Disconnected(self.closed_reason or "connection closed")
+        self.not_on_receiver(method)
         with self._ids:
             message = self._message(method, params, session_id)
         try:
@@ -402,8 +418,9 @@ class Connection:
         return _answer(method, result)
 
     def call_async(self, method: str, params: dict | None, on_reply: ReplyHandler, *, session_id: str | None = None) -> None:
-        """Send a command and return at once; `on_reply(result, error)` runs on the event thread when its answer
-        comes, in the order it came among the events (an event Chrome sent before the answer is handled first).
+        """Send a command and return at once; `on_reply(result, error)` runs when its answer comes, in the order
+        it came among the events (an event Chrome sent before the answer is handled first), on the receiving
+        thread or the event thread as an inline event handler would (see `on`): it must not wait either.
 
         No answer (the connection closed first): `on_reply` is not called. Raises Disconnected when the connection
         is gone already.
@@ -451,6 +468,7 @@ class Connection:
         """
         if not self.alive:
             raise Disconnected(self.closed_reason or "connection closed")
+        self.not_on_receiver(calls[0][0] if calls else "call_many")
         sock = self._sock
         with self._ids:
             messages = [self._message(method, params, session_id) for method, params in calls]
@@ -507,7 +525,16 @@ class Connection:
             err = message.get("error")
             log.debug("cdp: %s answered an error: %s", method, err.get("message") if isinstance(err, dict) else err)
 
-    def on(self, event_name: str, callback: EventHandler, *, session_id: str | None = None) -> None:
+    def on(self, event_name: str, callback: EventHandler, *, session_id: str | None = None, inline: bool = False) -> None:
+        """Call `callback(params)` for each `event_name` event of `session_id`.
+
+        `inline`: the callback never makes a CDP call that waits for its answer (it may send one with
+        call_async), nor waits long otherwise. An event whose callbacks are all inline is handled on the
+        receiving thread itself when the event thread has nothing queued, saving a thread hand-off;
+        otherwise on the event thread. Either way one at a time, in arrival order.
+        """
+        waits = self._waits.setdefault(session_id, {})
+        waits[event_name] = waits.get(event_name, False) or not inline
         self._handlers.setdefault(session_id, {}).setdefault(event_name, []).append(callback)
 
     def on_arrival(self, event_name: str, callback: EventHandler, *, session_id: str | None = None) -> None:
@@ -532,6 +559,12 @@ class Connection:
         self._handlers.pop(session_id, None)
         for key in [k for k in self._arrival if k[0] == session_id]:
             self._arrival.pop(key, None)
+        self._waits.pop(session_id, None)
+
+    def not_on_receiver(self, method: str) -> None:
+        """A call that waits must not come from the receiving thread: its answer would never be read."""
+        if threading.current_thread() is self._sock._recv_th:
+            raise CdpError(method, "a waiting call from an inline event handler (it would never get its answer)")
 
     def _dispatch(self, session_id, method: str, params: dict) -> None:
         for cb in list(self._handlers.get(session_id, {}).get(method, ())):
@@ -631,6 +664,7 @@ class CdpSession:
             raise Disconnected(self.disconnect_reason or "session closed")
         if self.deadline is not None:
             timeout = self.deadline.bound(timeout, method)
+        self.connection.not_on_receiver(method)  # before the lock: the holder may wait for an answer only we would read
         if not self._lock.acquire(timeout=timeout):
             raise CdpTimeout(method, timeout)
         try:
@@ -664,6 +698,7 @@ class CdpSession:
             raise Disconnected(self.disconnect_reason or "session closed")
         if self.deadline is not None:
             timeout = self.deadline.bound(timeout, calls[0][0])
+        self.connection.not_on_receiver(calls[0][0])
         if not self._lock.acquire(timeout=timeout):
             raise CdpTimeout(calls[0][0], timeout)
         try:
@@ -673,8 +708,9 @@ class CdpSession:
         finally:
             self._lock.release()
 
-    def on(self, event_name: str, callback: EventHandler) -> None:
-        self.connection.on(event_name, callback, session_id=self.session_id)
+    def on(self, event_name: str, callback: EventHandler, *, inline: bool = False) -> None:
+        """See Connection.on (`inline`: the callback never waits for a CDP answer)."""
+        self.connection.on(event_name, callback, session_id=self.session_id, inline=inline)
 
     def on_arrival(self, event_name: str, callback: EventHandler) -> None:
         """See Connection.on_arrival: on the receive thread, quick, never waiting for an answer."""

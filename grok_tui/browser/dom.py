@@ -45,7 +45,7 @@ class DomSignals:
         self.store_seen: OrderedDict[str, None] = OrderedDict()
 
     def register(self, s: CdpSession) -> None:
-        s.on("Runtime.bindingCalled", self._on_binding)
+        s.on("Runtime.bindingCalled", self._on_binding, inline=True)  # never waits for a CDP answer (routes: page.later)
 
     def _on_binding(self, p: dict) -> None:
         if p.get("name") != self.page.binding:

@@ -152,11 +152,12 @@ class GenerationWatch:
         return True
 
     def register(self, s: CdpSession) -> None:
-        s.on("Network.requestWillBeSent", self._on_request)
-        s.on("Network.responseReceived", self._on_response)
-        s.on("Network.dataReceived", self._on_data)
-        s.on("Network.loadingFinished", self._on_finished)
-        s.on("Network.loadingFailed", self._on_failed)
+        # none of them waits for a CDP answer (follow-ups go to page.later): handled as they are received
+        s.on("Network.requestWillBeSent", self._on_request, inline=True)
+        s.on("Network.responseReceived", self._on_response, inline=True)
+        s.on("Network.dataReceived", self._on_data, inline=True)
+        s.on("Network.loadingFinished", self._on_finished, inline=True)
+        s.on("Network.loadingFailed", self._on_failed, inline=True)
 
     def live(self) -> bool:
         """A generation response is being read (its events are on their way): downloads yield to it.
@@ -252,9 +253,9 @@ class GenerationWatch:
         if st.status is not None and st.status >= 400:
             self.board.log("WARN", f"generation request answered HTTP {st.status} (attempt {st.attempt})")
             return
-        # Not waited for here: this thread handles every event of the tab (the DOM's signals too), and the
-        # answer comes a round trip later, or later still behind another thread's call. It is handled on this
-        # thread, in order among the events; data that comes before it is fed after the answer's bufferedData.
+        # Not waited for here: the thread that runs this handles every event of the tab (the DOM's signals
+        # too), and the answer comes a round trip later, or later still behind another thread's call. It is
+        # handled in order among the events; data that comes before it is fed after the answer's bufferedData.
         st.early = []
         try:
             self.page.require().call_async("Network.streamResourceContent", functools.partial(self._on_streaming, st),
@@ -264,7 +265,7 @@ class GenerationWatch:
             log.debug("streamResourceContent failed (%s); will read the body at the end", exc)
 
     def _on_streaming(self, st: _GenStream, res: dict | None, err: BrowserError | None) -> None:
-        """streamResourceContent's answer (on the event thread): what Chrome had buffered, then what came meanwhile."""
+        """streamResourceContent's answer (in order among the events): what Chrome had buffered, then what came meanwhile."""
         early, st.early = st.early or [], None
         if err is not None:
             log.debug("streamResourceContent failed (%s); will read the body at the end", err)

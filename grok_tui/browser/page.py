@@ -270,7 +270,7 @@ class Page:
     def register(self, s: CdpSession) -> None:
         s.on("Runtime.executionContextCreated", self._on_context_created)
         s.on("Page.frameNavigated", self._on_frame_navigated)
-        s.on("Page.navigatedWithinDocument", self._on_within_document)
+        s.on("Page.navigatedWithinDocument", self._on_within_document, inline=True)  # a route read: page.later
         s.on("Inspector.detached", lambda p: s.mark_disconnected(f"DevTools detached ({p.get('reason', '?')})"))
         s.on("Inspector.targetCrashed", lambda p: s.mark_disconnected("the tab crashed"))
 
