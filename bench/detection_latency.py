@@ -8,7 +8,10 @@ read back from the key the link recorded for it, "ts:<data-ts>|<text>") to the m
 `_process` receives VideoModerated with source "dom". Also reported against the server's emitted
 "moderated" time (dom_vs_server), which includes the page's own stream reading.
 Floor: round-trip time of Runtime.evaluate("1") on a second CdpSession to the same tab, idle
-before the session and sampled every 50 ms during it.
+before the session and sampled every 50 ms during it; and, sampled as often in this process, how
+late a sleeping thread wakes when handed an item through a queue (`thread_wake`) and how late the
+asyncio loop runs a callback handed over with call_soon_threadsafe (`loop_wake`): the hand-offs an
+event makes on its way to the engine, with nothing of grok-tui's in them.
 
 The sim writes every third stream object in two chunks with a deliberate ~20 ms pause inside
 the object ("split" mode, see grok_tui/sim/server.py: split_mode); those objects cannot be
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import queue
 import sys
 import threading
 import time
@@ -113,16 +117,35 @@ async def main_async(ns) -> int:
     probe = None
     stop = threading.Event()
     rtt_during: list[float] = []
+    thread_wake: list[float] = []
+    loop_wake: list[float] = []
+    handed: queue.Queue = queue.Queue()
+    loop = asyncio.get_running_loop()
+
+    def woken() -> None:
+        while True:
+            t = handed.get()
+            if t is None:
+                return
+            thread_wake.append((time.perf_counter() - t) * 1000.0)
+
+    def loop_woken(t: float) -> None:
+        loop_wake.append((time.perf_counter() - t) * 1000.0)
     try:
         probe = C.page_session(rig.port)
         rtt_idle = C.rtt_samples(probe, ns.rtt_n)
 
         def sample() -> None:
             while not stop.wait(0.05):
+                handed.put(time.perf_counter())
+                loop.call_soon_threadsafe(loop_woken, time.perf_counter())
                 try:
                     rtt_during.extend(C.rtt_samples(probe, 1))
                 except Exception:
                     return
+
+        waiter = threading.Thread(target=woken, daemon=True)
+        waiter.start()
 
         th = threading.Thread(target=sample, daemon=True)
         settings = rig.settings(video_goal=goal, max_retries=50, cooldown_s=ns.cooldown, next_video_delay_s=ns.cooldown,
@@ -135,6 +158,7 @@ async def main_async(ns) -> int:
         finally:
             stop.set()
             th.join(2)
+            handed.put(None)
             emitted = rig.sim.emitted()
             link = runner.link
             await runner.close()
@@ -149,6 +173,8 @@ async def main_async(ns) -> int:
             "rtt_p99_ms": C.r(C.pct(rtt_during or rtt_idle, 99)),
             "rtt_idle_p50_ms": C.r(C.pct(rtt_idle, 50)),
             "rtt_n": len(rtt_during),
+            "thread_wake": C.stats(thread_wake),
+            "loop_wake": C.stats(loop_wake),
         }
         lat = [x["ms"] for x in net]
         p50 = C.pct(lat, 50)
