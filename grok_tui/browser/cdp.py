@@ -427,13 +427,17 @@ class Connection:
         """
         if not self.alive:
             raise Disconnected(self.closed_reason or "connection closed")
+        self._send_unawaited(method, params, session_id, self._on_reply, functools.partial(self._reply_to, method, on_reply))
+
+    def _send_unawaited(self, method: str, params: dict | None, session_id: str | None, pending: dict, entry) -> None:
+        """Send a command whose answer nobody waits for; `pending[id] = entry` until the answer comes."""
         with self._ids:
             message = self._message(method, params, session_id)
-            self._on_reply[message["id"]] = functools.partial(self._reply_to, method, on_reply)
+            pending[message["id"]] = entry
         try:
             self._sock._ws.send(json.dumps(message))
         except (websocket.WebSocketException, OSError) as exc:
-            self._on_reply.pop(message["id"], None)
+            pending.pop(message["id"], None)
             self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
             raise Disconnected(self.closed_reason or "send failed") from None
 
@@ -509,15 +513,7 @@ class Connection:
         """
         if not self.alive:
             raise Disconnected(self.closed_reason or "connection closed")
-        with self._ids:
-            message = self._message(method, params, session_id)
-            self._unanswered[message["id"]] = method
-        try:
-            self._sock._ws.send(json.dumps(message))
-        except (websocket.WebSocketException, OSError) as exc:
-            self._unanswered.pop(message["id"], None)
-            self._closed_by_peer(f"send failed ({exc.__class__.__name__})")
-            raise Disconnected(self.closed_reason or "send failed") from None
+        self._send_unawaited(method, params, session_id, self._unanswered, method)
 
     def _answered(self, message: dict) -> None:
         method = self._unanswered.pop(message.get("id"), None)  # type: ignore[arg-type]
