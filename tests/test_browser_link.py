@@ -328,56 +328,6 @@ def test_page_junk_is_dropped(make_env):
     assert engine_events == []
 
 
-def test_observer_sends_progress_at_most_every_100_ms_and_never_holds_back_a_toast(make_env):
-    """The page's progress goes out at most once per 100 ms of the page's clock (a fake one here); a change
-    in between waits for its slot, or goes out at once ahead of a toast; the last value is never lost."""
-    site, chrome, link, rec = make_env("ok")
-    link.attach()
-    b = link.page.binding
-    link.page.eval(f"""(function () {{
-      window.__sent = []; window.__t = 1e12;
-      var real = window[{b!r}];
-      window[{b!r}] = function (s) {{ window.__sent.push(JSON.parse(s)); return real(s); }};
-      Date.now = function () {{ return window.__t; }};
-      var sp = document.createElement("span"); sp.className = "tabular-nums"; sp.id = "__p"; document.body.appendChild(sp);
-    }})()""")
-
-    def step(js):
-        link.page.eval(js)
-        time.sleep(0.15)  # longer than any timer the observer may have set; its clock does not move meanwhile
-
-    def sent():
-        out = []
-        for batch in link.page.eval("window.__sent.splice(0)"):
-            got = [(i["kind"], i.get("percent", i.get("text"))) for i in batch if i["kind"] in ("progress", "toast")]
-            if got:
-                out.append(got)
-        return out
-
-    step("document.getElementById('__p').textContent = 'Generating 10%'")
-    assert sent() == [[("progress", 10)]]  # the first goes at once
-    step("window.__t += 30; document.getElementById('__p').textContent = 'Generating 20%'")
-    step("window.__t += 30; document.getElementById('__p').textContent = 'Generating 30%'")
-    assert sent() == []  # within 100 ms of the last one: waits
-    link.page.eval("window.__t += 40")
-    deadline = time.monotonic() + 5
-    got = []
-    while not got and time.monotonic() < deadline:
-        time.sleep(0.05)
-        got = sent()
-    assert got == [[("progress", 30)]]  # its slot came: the newest value, the one in between skipped
-    step("window.__t += 10; document.getElementById('__p').textContent = 'Generating 40%'")
-    assert sent() == []
-    step("""window.__t += 10;
-      var li = document.createElement('li'); li.className = 'toast'; li.setAttribute('data-visible', 'true');
-      li.setAttribute('data-ts', String(window.__t)); li.textContent = 'Content Moderated. Try a different idea.';
-      document.querySelector('section[aria-label*="Notifications"] ol').appendChild(li)""")
-    assert sent() == [[("progress", 40), ("toast", "Content Moderated. Try a different idea.")]]  # at once, progress first
-    step("window.__t += 10; document.getElementById('__p').textContent = 'Generating 50%'")
-    step("window.__t += 10; document.getElementById('__p').remove()")
-    assert sent() == [[("progress", 50)]]  # the progress went away unsent: its last value still goes, at once
-
-
 def test_chrome_killed_gives_disconnected(make_env, capfd):
     site, chrome, link, rec = make_env("ok/200")
     link.attach()

@@ -20,14 +20,9 @@
   var S = cfg.selectors;
   var BINDING = cfg.binding;
   var MAX_TEXT = 500;
-  // Progress goes out at most every PROGRESS_MS (the stream reports it too, and a person reads it at a
-  // few changes a second); a change in between waits for the next slot, or leaves with anything else
-  // that goes out first (a toast, a video: those never wait), ahead of it, as it came first.
-  var PROGRESS_MS = 100;
   var docId = Math.random().toString(36).slice(2, 10);
   var state = {
     progress: null, route: null, store: null,
-    progressSeen: null, progressAt: 0, progressTimer: null,
     videos: {}, toasts: {}, toastCount: 0,
     shown: [], counter: 0,
     stopped: false
@@ -216,9 +211,10 @@
       batch.push({ kind: "toast", text: toasts[i].text, ts: toasts[i].ts, key: toasts[i].key });
     }
     var p = progressNow();
-    var unsent = state.progressSeen;  // the last change not sent yet (null: none)
-    state.progressSeen = null;
-    if (p !== null && p !== state.progress) state.progressSeen = p;
+    if (p !== state.progress) {
+      state.progress = p;
+      if (p !== null) batch.push({ kind: "progress", percent: p });
+    }
     var vids = videosNow();
     for (var k = 0; k < vids.length; k++) {
       if (state.videos[vids[k]]) continue;
@@ -230,23 +226,6 @@
       state.store = raw;
       if (raw) batch.push({ kind: "mediaStore", entries: storeEntries(raw) });
     }
-    var now = Date.now();
-    var out = state.progressSeen;
-    if (out === null && p === null && unsent !== null) out = unsent;  // it went away unsent: its last value still goes
-    if (out !== null) {
-      if (batch.length || out !== state.progressSeen || now - state.progressAt >= PROGRESS_MS) {
-        state.progress = out;
-        state.progressSeen = null;
-        state.progressAt = now;
-        batch.unshift({ kind: "progress", percent: out });
-      } else if (state.progressTimer === null) {
-        state.progressTimer = setTimeout(function () {
-          state.progressTimer = null;
-          schedule();
-        }, state.progressAt + PROGRESS_MS - now);
-      }
-    }
-    if (p === null) state.progress = null;
     send(batch);
   }
 
@@ -283,7 +262,6 @@
     state.stopped = true;
     observer.disconnect();
     clearInterval(timer);
-    if (state.progressTimer !== null) clearTimeout(state.progressTimer);
     if (window[FLAG] === api) {
       try { delete window[FLAG]; } catch (e) { window[FLAG] = undefined; }
     }

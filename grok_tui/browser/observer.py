@@ -13,7 +13,7 @@ from typing import Callable
 
 BINDING_NAME = "__grokTuiSignal"
 OBSERVER_FLAG = "__grokTuiObserver"
-OBSERVER_VERSION = 3  # 2: toasts keep their identity across a re-render; 3: progress at most every 100 ms
+OBSERVER_VERSION = 2  # 2: toasts keep their identity across a re-render
 MAX_PAYLOAD = 64 * 1024
 
 GENERATION_PATH = "/rest/app-chat/conversations/new"
