@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,16 +25,20 @@ _pool = ThreadPoolExecutor(max_workers=2)
 _runs: dict[str, Future] = {}
 
 
-def _run(name: str) -> subprocess.CompletedProcess:
+def _run(name: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    # `env` is given (a copy taken on the main thread): with none, the vfork'ed child would read the
+    # process's live `environ`, which pytest changes on the main thread at every test (PYTEST_CURRENT_TEST);
+    # one CI run lost a spawn to that race (OSError: [Errno 14] Bad address from exec).
     return subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick", *EXTRA.get(name, [])],
-                          capture_output=True, text=True, timeout=150, cwd=ROOT)
+                          capture_output=True, text=True, timeout=150, cwd=ROOT, env=env)
 
 
 @pytest.fixture(scope="module")
 def results():
     """Start them all at once (two at a time); each test waits for its own."""
+    env = dict(os.environ)
     for name in SCRIPTS:
-        _runs.setdefault(name, _pool.submit(_run, name))
+        _runs.setdefault(name, _pool.submit(_run, name, env))
     return _runs
 
 
