@@ -396,6 +396,17 @@ def test_call_async_answer_comes_in_wire_order_on_the_event_thread(make_env):
     assert got[0][0] is None and isinstance(got[0][1], BrowserError)
 
 
+def test_closing_a_connection_forgets_the_commands_it_still_waited_on(make_env):
+    """The ids of sent commands whose answers had not come (send_nowait's and call_async's) go with the connection."""
+    site, chrome, link, rec = make_env("ok")
+    link.attach()
+    conn = link.page.session.connection
+    conn._unanswered[10**9] = "Runtime.evaluate"  # as left by a send_nowait whose answer never came
+    conn._on_reply[10**9 + 1] = lambda res, err: None
+    link.close()
+    assert conn._unanswered == {} and conn._on_reply == {}
+
+
 def test_stream_data_before_the_streaming_answer_is_read_after_its_buffered_data(make_env):
     """streamResourceContent is not waited for on the event thread: data that comes before its answer is
     kept and fed after the answer's bufferedData, so the stream is still read in order, live."""

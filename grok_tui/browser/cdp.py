@@ -585,6 +585,7 @@ class Connection:
             self.closed_reason = reason
         self._sock.stop_now()
         self._on_reply.clear()
+        self._unanswered.clear()
         for cb in list(self._close_cbs):
             try:
                 cb(reason)
@@ -599,6 +600,7 @@ class Connection:
             self.closed_reason = "closed by grok-tui"
         self._sock.stop_now()
         self._on_reply.clear()
+        self._unanswered.clear()
 
 
 def _answer(method: str, result: object) -> dict:
