@@ -211,11 +211,40 @@ def _command_of(argv: Sequence[str]) -> str:
     return "tui"
 
 
+PLUGINS_SWITCH = "PYDANTIC_DISABLE_PLUGINS"
+_switch_ours = False  # main set PLUGINS_SWITCH (the user had not)
+
+
+def _plugins_off() -> None:
+    """grok-tui's models (settings, store, themes) use no pydantic plugin: without the switch, building the first one
+    scans every installed package's entry points for plugins (~3.5 ms of each start). A value set by the user stays."""
+    global _switch_ours
+    if PLUGINS_SWITCH not in os.environ:
+        os.environ[PLUGINS_SWITCH] = "__all__"
+        _switch_ours = True
+
+
+def _plugins_switch_done() -> None:
+    """The command's models are built: the switch set by main leaves the environment again, so that the processes
+    grok-tui starts (Chrome, the folder opener) do not inherit it. pydantic reads it at each model build, so this
+    comes after the command has imported the modules that define its models."""
+    global _switch_ours
+    if _switch_ours:
+        if os.environ.get(PLUGINS_SWITCH) == "__all__":
+            del os.environ[PLUGINS_SWITCH]
+        _switch_ours = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # grok-tui's models (settings, state) use no pydantic plugin: without this, building the first one scans
-    # every installed package's entry points for plugins (~3.5 ms of each start). A value set by the user stays.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _plugins_off()
+    try:
+        return _main(argv)
+    finally:
+        _plugins_switch_done()
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     command = _command_of(argv)
     try:
@@ -382,6 +411,7 @@ def _cmd_tui(ns: argparse.Namespace) -> int:
         app = _build_app(settings, _store())
     finally:
         gc.enable()
+    _plugins_switch_done()  # the app's models are built; the folder opener starts without the switch
     return _exit_of(app)
 
 
@@ -392,6 +422,7 @@ def _cmd_demo(ns: argparse.Namespace) -> int:
     from .browser.launcher import LaunchError, launch_chrome
     from .sim import SimSite
 
+    _plugins_switch_done()  # Chrome starts first (the demo's start-up is not measured: its models may scan)
     own_state = "GROK_TUI_STATE_DIR" not in os.environ
     tmp_state = tempfile.mkdtemp(prefix="grok-tui-demo-state-") if own_state else None
     if tmp_state:
@@ -459,6 +490,7 @@ def _cmd_chrome(ns: argparse.Namespace) -> int:
     from .browser.launcher import LaunchError, free_port, launch_chrome
     from .settings import data_dir
 
+    _plugins_switch_done()  # the settings' models are built; Chrome starts without the switch
     profile = ns.profile or str(data_dir() / "chrome-profile")
     try:
         chrome = launch_chrome(ns.url, headless=ns.headless, port=ns.port, profile_dir=profile, executable=ns.browser)

@@ -86,14 +86,46 @@ def test_headless_run_attaches_without_loading_what_it_does_not_use(rigs):
 
 
 def test_pydantic_plugins_are_off_unless_the_user_says_otherwise(monkeypatch):
+    import grok_tui.settings as settings_mod
     from grok_tui.cli import main
 
+    seen = []
+
+    def load_settings(**_kw):  # records the switch while the command builds its settings, then stops it there
+        seen.append(os.environ.get("PYDANTIC_DISABLE_PLUGINS"))
+        raise settings_mod.SettingsError("stop here")
+
+    monkeypatch.setattr(settings_mod, "load_settings", load_settings)
     monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    assert main(["run", "--cdp-port", "9"]) == 3
+    assert seen == ["__all__"]  # on while the models are built
+    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ  # and main leaves the environment as it found it
     assert main(["run", "--goal", "many"]) == 3  # a usage error: returns before anything loads
-    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ
     monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "some_plugin")
-    assert main(["run", "--goal", "many"]) == 3
-    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "some_plugin"
+    assert main(["run", "--cdp-port", "9"]) == 3
+    assert seen == ["__all__", "some_plugin"]
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "some_plugin"  # the user's own value stays
+
+
+def test_chrome_started_by_grok_tui_does_not_inherit_the_plugin_switch(monkeypatch):
+    import grok_tui.browser.launcher as launcher
+    from grok_tui.cli import main
+
+    seen = []
+
+    def launch_chrome(*_a, **_kw):
+        seen.append(os.environ.get("PYDANTIC_DISABLE_PLUGINS"))
+        raise launcher.LaunchError("not started")
+
+    monkeypatch.setattr(launcher, "launch_chrome", launch_chrome)
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    assert main(["chrome", "--headless", "--port", "9"]) == 3
+    assert main(["demo", "--no-ui"]) == 3
+    assert seen == [None, None]  # Popen's default environment is os.environ: the child would not get it
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "some_plugin")
+    assert main(["chrome", "--headless", "--port", "9"]) == 3
+    assert seen == [None, None, "some_plugin"]  # the user's own value is passed on as before
 
 
 def test_run_follows_the_config_file_when_it_names_another_endpoint(rigs, tmp_path):
