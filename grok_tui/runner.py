@@ -190,6 +190,7 @@ class SessionRunner:
         self._tab_back = asyncio.Event()  # a matching tab showed up while the link was lost
         self._phase = self.engine.phase
         self._prepared_due: float | None = None  # the planned click the link was asked to get ready
+        self._ahead_for: tuple[int | None, int] | None = None  # (session, attempt) whose check went ahead
         self._click_inflight: asyncio.Task | None = None  # the last click's task (a title waits for it)
         self._next_action = None
         self._last_progress: dict[int, int] = {}
@@ -498,15 +499,16 @@ class SessionRunner:
             deadline = self.engine.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - self.clock())
             precise = timeout is not None and deadline == self.engine.planned_click and deadline != spun_for
+            lead = self._check_lead() if precise else 0.0
             try:
                 if timeout is None:
                     item = await queue.get()
                 else:
-                    item = await asyncio.wait_for(queue.get(), max(0.0, timeout - PRECISE_S) if precise else timeout)
+                    item = await asyncio.wait_for(queue.get(), max(0.0, timeout - PRECISE_S - lead) if precise else timeout)
             except (asyncio.TimeoutError, TimeoutError):
                 item = None
                 if precise:
-                    item = await self._until(deadline)
+                    item = await self._until(deadline, lead)
                     if item is None:
                         spun_for = deadline  # once per deadline (a test's clock may stop just short of it)
             try:
@@ -517,19 +519,50 @@ class SessionRunner:
             except Exception as exc:  # never let one bad event kill the session loop
                 self._log("ERROR", f"internal error while handling {type(item).__name__}: {exc!r}")
 
-    async def _until(self, deadline: float) -> Handoff | _Latest | None:
-        """Wait for a planned click's `deadline` (at most PRECISE_S more, in real time) in short sleeps, the
-        loop taking in what arrives meanwhile: the first event waiting, else None once it is due."""
+    async def _until(self, deadline: float, lead: float = 0.0) -> Handoff | _Latest | None:
+        """Wait for a planned click's `deadline` (at most PRECISE_S + `lead` more, in real time) in short sleeps,
+        the loop taking in what arrives meanwhile: the first event waiting, else None once it is due.
+
+        `lead` before it, the link sends the prepared click's check ahead (its answer is in by the deadline);
+        the click itself still waits for the engine, at the deadline."""
         assert self._queue is not None
         queue = self._queue
-        give_up = time.monotonic() + PRECISE_S + 0.001  # a test's clock that does not move holds nothing up
+        give_up = time.monotonic() + PRECISE_S + lead + 0.001  # a test's clock that does not move holds nothing up
         while queue.empty():
             left = deadline - self.clock()
+            if left <= lead and lead > 0:
+                self._check_ahead(self.engine.session_no, self.engine.attempt_no + 1)
             if left <= 0 or time.monotonic() >= give_up:
                 return None
-            time.sleep(min(left, PRECISE_STEP_S))  # the GIL is free meanwhile
+            time.sleep(min(left - lead if left > lead else left, PRECISE_STEP_S))  # the GIL is free meanwhile
             await asyncio.sleep(0)  # events handed over from other threads land in the queue
         return queue.get_nowait()
+
+    def _check_lead(self) -> float:
+        """How long before a planned click's deadline the link wants its check sent (0: none goes ahead: the
+        click checks at the deadline, as it does when a pacing floor may hold it)."""
+        lead = getattr(self.link, "check_lead", None)
+        if lead is None or not self.attached or self.read_only or self._floor_applies():
+            return 0.0
+        try:
+            return max(0.0, float(lead()))
+        except Exception:
+            return 0.0
+
+    def _check_ahead(self, session: int | None, attempt: int) -> None:
+        """Once per click no pacing floor holds: let the link send the prepared click's check now (non-blocking).
+        Only the check: the click goes when the engine says."""
+        key = (session, attempt)
+        if self._ahead_for == key:
+            return
+        self._ahead_for = key
+        ahead = getattr(self.link, "check_ahead", None)
+        if ahead is None or not self.attached or self.read_only:
+            return
+        try:
+            ahead(session, attempt)
+        except Exception as exc:
+            self._log("DEBUG", f"check ahead failed: {exc}")
 
     def _process(self, queued: Handoff | _Latest | None) -> None:
         now = self.clock()
@@ -578,11 +611,11 @@ class SessionRunner:
 
     def _execute(self, commands: list) -> None:
         ended: list[SessionEnded] = []
-        # A click no pacing floor holds goes to its thread first: the log lines and notices of this step
-        # (written to a file, drawn by the app) are no part of its time.
-        early = [c for c in commands if isinstance(c, ClickMakeVideo)] if not self._floor_applies() else []
-        for cmd in early:
-            self._spawn_click(cmd)
+        # Clicks first: one that no pacing floor holds goes to its thread now (_spawn_click decides), so the
+        # log lines and notices of this step (written to a file, drawn by the app) are no part of its time.
+        for cmd in commands:
+            if isinstance(cmd, ClickMakeVideo):
+                self._spawn_click(cmd)
         for cmd in commands:
             match cmd:
                 case LogLine():
@@ -592,8 +625,6 @@ class SessionRunner:
                         self._open_session_log()
                         self._new_saves()
                     self.listener(AttemptStarted(self.engine.current.to_dict(), cmd.media_id))
-                    if not any(c is cmd for c in early):
-                        self._spawn_click(cmd)
                 case SetTitle():
                     self.listener(cmd)
                     if self.link is not None and self.attached:  # after a click in flight: never in its way
@@ -725,7 +756,9 @@ class SessionRunner:
         args = (cmd,) if epoch is None else (cmd, epoch)
         started = None
         if not self._floor_applies():
-            # No floor to wait for: the click's thread starts now, not once this step is done.
+            # No floor to wait for: the click's thread starts now, not once this step is done (its check,
+            # unless it went ahead of the deadline already, goes first from here: one thread hop less).
+            self._check_ahead(cmd.session, cmd.attempt)
             self._last_click_at = self.clock()
             started = asyncio.get_running_loop().run_in_executor(None, link.execute_click, *args)
 

@@ -53,3 +53,54 @@ def test_a_stale_or_unknown_block_is_ignored():
     assert d.engine.phase == Phase.CLICKING
     d.send(RetryNow())
     assert isinstance(d.commands[-1], Refused)
+
+
+# ---------------------------------------------------------------- the prompt net (issue 15's check sent ahead)
+
+
+def test_a_request_without_the_prompt_ends_the_session_cancelled_with_no_retry_or_credit_spent():
+    from grok_tui.engine.events import PromptBlocked
+
+    d = Driver(goal=1, retries=3, cooldown_s=8)
+    d.send(StartSession("a fox"))
+    d.send(ClickSent(1), 0.1)
+    d.send(VideoModerated(1, 40), 5)
+    d.wait(8)
+    d.send(ClickSent(2), 0.1)
+    d.send(PromptBlocked(2, "the request's message (5 chars) does not contain the prompt (5 chars)"), 0.01)
+    [ended] = [c for c in d.commands if isinstance(c, SessionEnded)]
+    s = ended.summary
+    assert (s.outcome, s.extra["reasonCode"], s.creditsUsed, s.retriesAttempted) == ("cancelled", "prompt_changed", 1, 0)
+    assert d.engine.current.outcome == "blocked" and d.engine.next_deadline() is None
+    lines = [line.message for line in d.engine.session.logs if "did not carry the session's prompt" in line.message]
+    assert len(lines) == 1 and lines[0].startswith("session cancelled: attempt 2 not sent")
+
+
+def test_a_stale_prompt_block_is_ignored():
+    from grok_tui.engine.events import PromptBlocked
+
+    d = Driver()
+    d.send(StartSession("a fox"))
+    d.send(ClickSent(1), 0.1)
+    d.send(PromptBlocked(7, "x"))  # not the attempt in flight
+    d.send(PromptBlocked(1, "x", session=d.engine.session_no + 5))  # another session's
+    assert d.engine.phase.active and not [c for c in d.commands if isinstance(c, SessionEnded)]
+
+
+def test_the_guard_fails_only_a_message_that_does_not_contain_the_prompt():
+    from grok_tui.browser.guard import prompt_missing
+
+    prompt = "a red fox,\nslow motion — 日本 🎬"
+    assert prompt_missing({"message": prompt}, prompt) is None
+    assert prompt_missing({"message": prompt + "\n"}, prompt) is None
+    assert prompt_missing({"message": prompt.replace("\n", "\r\n")}, prompt) is None
+    assert prompt_missing({"message": f"[mode: normal] {prompt} --ar 16:9"}, prompt) is None  # more than the prompt
+    assert prompt_missing({"message": prompt.strip()}, f"  {prompt}  ") is None
+    assert prompt_missing({"message": "e\u0301"}, "\u00e9") is None  # the same text, composed otherwise
+    # nothing to compare: no field, not a string, not an object, no prompt known
+    for doc in ({}, {"message": None}, {"message": ["x"]}, ["x"], None, "x"):
+        assert prompt_missing(doc, prompt) is None, doc
+    assert prompt_missing({"message": "x"}, None) is None
+    why = prompt_missing({"message": "something the user typed"}, prompt)
+    assert why is not None and "user typed" not in why  # says how, not what the page held
+    assert prompt_missing({"message": prompt[:-3]}, prompt) is not None

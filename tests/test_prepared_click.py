@@ -323,3 +323,84 @@ def test_a_click_goes_to_its_thread_before_the_steps_notices_are_handled(rigs, t
     assert runner.records[-1].summary.outcome == "success"
     assert seen == [True]
     assert [r["prompt"] for r in rig.site.requests] == [PROMPT]
+
+
+# ---------------------------------------------------------------- the check sent ahead of the deadline
+
+
+def hooked_link(rig, clock, stamps, before_press=None):
+    """A BrowserLink class whose check_ahead and mouse events leave (what, attempt, clock()) in `stamps`;
+    `before_press(attempt)` runs right before the mouse events go out."""
+
+    class Link(BrowserLink):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            actions = self.actions
+            actions.ahead_fresh_s = 60.0  # this test is about order, not about how fresh the answer is
+            ahead, press = actions.check_ahead, actions._press
+
+            def check_ahead(session, attempt):
+                stamps.append(("ahead", attempt, clock()))
+                return ahead(session, attempt)
+
+            def hooked_press(attempt, *args, **kw):
+                if before_press is not None:
+                    before_press(attempt)
+                stamps.append(("press", attempt, clock(), actions.ahead_used))
+                return press(attempt, *args, **kw)
+
+            actions.check_ahead, actions._press = check_ahead, hooked_press
+
+    return Link
+
+
+def test_the_check_goes_ahead_and_the_press_never_before_the_deadline(rigs, tmp_path):
+    # The prepared click's check is sent just before its deadline (or at it, from the loop), so only the
+    # mouse events are left at the deadline. The engine still decides: the press comes at or after the
+    # due time on the engine's own clock, after the check that went ahead, and the click uses that check.
+    rig = rigs("mod@0,mod@0,mod@0,ok", editor="textarea")
+    settings = rig.settings(video_goal=1, max_retries=5, cooldown_s=0.3, next_video_delay_s=0.3)
+    clock, stamps, due = time.time, [], {}
+
+    class Timed(SessionRunner):
+        def _spawn_click(self, cmd):
+            due[cmd.attempt] = self._prepared_due
+            super()._spawn_click(cmd)
+
+    runner = Timed(settings, StateStore(tmp_path / "state"), hooked_link(rig, clock, stamps), clock=clock)
+    asyncio.run(run_session(runner))
+    assert runner.records[-1].summary.outcome == "success"
+    assert [r["prompt"] for r in rig.site.requests] == [PROMPT] * 4
+    for attempt in (2, 3, 4):
+        [(_, _, sent)] = [s for s in stamps if s[0] == "ahead" and s[1] == attempt]
+        [(_, _, pressed, used)] = [s for s in stamps if s[0] == "press" and s[1] == attempt]
+        assert sent <= pressed and pressed >= due[attempt], (attempt, stamps, due)
+        assert used == attempt - 1  # this click went on the check that went ahead (one per retry)
+    assert [s[1] for s in stamps if s[0] == "press"] == [1, 2, 3, 4]
+
+
+def test_editor_changed_after_the_early_check_gets_the_request_failed_and_the_session_stopped(rigs, tmp_path):
+    # The check went ahead and passed; then, before the press, something types into the editor. The click
+    # goes (its check had passed), but the options guard reads the paused request: its message is not the
+    # prompt, so the request is failed before it leaves the browser and the session stops, saying why.
+    rig = rigs("mod@0,ok", editor="textarea")
+    settings = rig.settings(video_goal=1, max_retries=3, cooldown_s=0.4, next_video_delay_s=0.4)
+    changed = "something the user typed meanwhile"
+    stamps: list = []
+
+    def meddle(attempt):
+        if attempt == 2:
+            type_into_editor(rig, changed)
+            assert page_eval(rig, EDITOR_TEXT) == changed
+
+    runner = SessionRunner(settings, StateStore(tmp_path / "state"), hooked_link(rig, time.time, stamps, meddle))
+    asyncio.run(run_session(runner))
+    [press2] = [s for s in stamps if s[0] == "press" and s[1] == 2]
+    assert press2[3] == 1  # the retry's click went on the check sent ahead of its deadline
+    assert [r["prompt"] for r in rig.site.requests] == [PROMPT]  # the changed text never reached the server
+    s = runner.records[-1].summary
+    assert (s.outcome, s.extra["reasonCode"], s.completedVideos) == ("cancelled", "prompt_changed", 0)
+    assert "attempt 2 not sent: its request did not carry the session's prompt" in s.extra["reason"]
+    ended = [line.message for line in runner.engine.session.logs if "not sent: its request" in line.message]
+    assert len(ended) == 1 and ended[0].startswith("session cancelled")
+    assert changed not in " ".join(line.message for line in runner.engine.session.logs)  # page text is not logged

@@ -13,7 +13,11 @@ session's post, the editor's text exactly the prompt, the same button at the sam
 and not covered, the tab shown) and the move, press and release go out together (no move when the
 last click left the pointer on that spot of the same document: a retry's button is where it was). If anything
 changed, or the editor did not hold the prompt, the click does everything on the spot (write,
-verify, find; a DEBUG line says what changed). The prompt is only ever written at the deadline:
+verify, find; a DEBUG line says what changed). The runner has that check sent just before the
+deadline (`check_ahead`, about one round trip early), so at the deadline only the mouse events are
+left; the click still begins only when the engine says. The few ms more between that check and the
+press are backed on the wire: the options guard fails a generation request whose `message` does not
+hold the attempt's prompt (grok_tui.browser.guard). The prompt is only ever written at the deadline:
 a tab can move at any moment, and the write's own evaluate checks the page first. The engine
 still decides when; this only decides how fast.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from ..engine.events import ClickFailed, ClickMakeVideo, ClickSent
@@ -32,13 +37,18 @@ from .cdp import BrowserError, CdpError, CdpTimeout, log
 from .dom import JS_SNAPSHOT, DomSignals
 from .network import GenerationWatch
 from .observer import as_list
-from .page import JS_WHERE_FN, Expect, Page, js_call, origin_of, post_id_from_url, wrong_page
+from .page import JS_WHERE_FN, Expect, Page, js_call, norm_text, origin_of, post_id_from_url, wrong_page
 from .signals import ClickPaused
 
 CONFIRM_TIMEOUT = 2.0
 LATE_CONFIRM_S = 10.0  # after the first confirm window, how long (at most 5 windows) a slow page's request is awaited
 COVER_WAIT_S = 3.0  # how long a covered button may take to clear (toasts do)
 BUSY_PAGE_S = 60.0  # how long a page busy in its own click handler is waited for
+# The fire check sent ahead of a prepared click's deadline (check_ahead): this long before it, the recent
+# checks' median round trip within these bounds, so its answer is in at the deadline and only the mouse
+# events are left. An answer older than AHEAD_FRESH_S when the click begins is not used (checked again).
+AHEAD_MIN_S, AHEAD_MAX_S, AHEAD_DEFAULT_S = 0.001, 0.006, 0.003
+AHEAD_FRESH_S = 0.03
 
 
 @dataclass(frozen=True)
@@ -72,9 +82,27 @@ class Prepared:
     label: str
 
 
-def _norm_text(s: str) -> str:
-    s = s.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
-    return s[:-1] if s.endswith("\n") else s
+class _Ahead:
+    """A fire check sent ahead of the deadline for `prep`: its answer (or error) once in."""
+
+    def __init__(self, prep: Prepared, session: object, sent: float):
+        self.prep, self.session, self.sent = prep, session, sent
+        self.done = threading.Event()
+        self.chk: object = None
+        self.error: BaseException | None = None
+        self.answered = 0.0
+
+    def answer(self, result: dict | None, error: BaseException | None) -> None:
+        # on the receive or event thread: keep it, nothing more
+        self.answered = time.monotonic()
+        if error is None and isinstance(result, dict):
+            if result.get("exceptionDetails"):
+                error = CdpError("Runtime.evaluate", "script error")
+            else:
+                r = result.get("result")
+                self.chk = r.get("value") if isinstance(r, dict) else None
+        self.error = error
+        self.done.set()
 
 
 # Each is a JS function expression called with JSON arguments; none changes the page
@@ -285,11 +313,16 @@ class Actions:
         self._began: tuple[int | None, int] | None = None  # (session, attempt) of the last click begun
         # Where our last mouse events left the pointer: (CDP session, the observer's document id, x, y).
         self._pointer: tuple[object, str | None, float, float] | None = None
+        self._ahead: _Ahead | None = None  # the prepared click's fire check, sent ahead of its deadline
+        self._rtts: deque[float] = deque(maxlen=32)  # recent fire checks' round trips, s
+        self.ahead_used = 0  # prepared clicks that went on a check sent ahead (for tests and the bench)
+        self.ahead_fresh_s = AHEAD_FRESH_S
 
     def abort(self) -> None:
         """The session is over: a click still waiting for its page or for a cover to clear never happens."""
         self._epoch += 1
         self._prepared = None
+        self._ahead = None
         self.page.moved.set()
 
     @property
@@ -307,7 +340,7 @@ class Actions:
     def capture_prompt(self) -> str:
         """The editor's current text ("" if there is no editor)."""
         v = self.page.eval(js_call(_JS_READ_EDITOR, as_list(self.page.selectors.get("prompt"))))
-        return _norm_text(v) if isinstance(v, str) else ""
+        return norm_text(v) if isinstance(v, str) else ""
 
     def execute_click(self, cmd: ClickMakeVideo, epoch: int | None = None) -> None:
         """Write cmd.prompt, click the generate button, confirm by the generation request.
@@ -342,13 +375,15 @@ class Actions:
         with self._prep_lock:  # a preparation still running is waited for; none starts for this click after this
             self._began = (cmd.session, attempt)
             prep, self._prepared = self._prepared, None
+            ahead, self._ahead = self._ahead, None
         page.require()
-        fired = self._fire_prepared(cmd, epoch, prep) if prep is not None else None
+        fired = self._fire_prepared(cmd, epoch, prep, ahead if ahead is not None and ahead.prep is prep else None) \
+            if prep is not None else None
         if fired is not None:
             return fired
         # 1. What is on the page before this click belongs to earlier attempts.
         self.dom.absorb_snapshot()
-        board.begin(attempt, cmd.session)
+        board.begin(attempt, cmd.session, cmd.prompt)
         # 2. Only on the session's page: the URL matches the tab setting, is a post on the session's
         #    origin, and the page shows the session's source image (checked again in each evaluate below).
         for _ in range(3):
@@ -381,8 +416,11 @@ class Actions:
                 return False
             page = self.page
             page.require()
+            self._ahead = None
             try:
+                t0 = time.monotonic()
                 chk = page.eval(self._fire_check_js())
+                self._rtts.append(time.monotonic() - t0)
             except (CdpError, CdpTimeout) as exc:
                 log.debug("click not prepared: the page did not answer (%s)", exc)
                 return False
@@ -402,14 +440,73 @@ class Actions:
         return js_call(_JS_FIRE_CHECK, as_list(sels.get("prompt")), as_list(sels.get("generate")),
                        *self._page_args(), self.page.flag)
 
-    def _fire_prepared(self, cmd: ClickMakeVideo, epoch: int, prep: Prepared):
-        """The prepared click, if it still holds: one evaluate, then the mouse events. None: do it all now."""
+    def check_lead(self) -> float:
+        """How long before a prepared click's deadline check_ahead should send its check: the recent checks'
+        median round trip, within AHEAD_MIN_S..AHEAD_MAX_S."""
+        rtts = sorted(tuple(self._rtts))
+        mid = rtts[len(rtts) // 2] if rtts else AHEAD_DEFAULT_S
+        return min(AHEAD_MAX_S, max(AHEAD_MIN_S, mid))
+
+    def check_ahead(self, session: int | None, attempt: int) -> bool:
+        """Just before the deadline of the prepared click of `attempt`: send its fire check now, its answer
+        not waited for (non-blocking; from the runner's loop). True when it went.
+
+        The click itself still begins only when the engine says (execute_click); it then uses this answer
+        (if it is fresh) instead of asking again, so at the deadline only the mouse events are left. The
+        wider gap between the check and the press is backed by the options guard: a generation request
+        whose `message` does not hold the attempt's prompt is failed before it leaves the browser.
+        """
+        if not self._prep_lock.acquire(blocking=False):  # a preparation is running: the click checks itself
+            return False
+        try:
+            prep = self._prepared
+            if prep is None or prep.session != session or prep.attempt != attempt or self._aborted(prep.epoch):
+                return False
+            s = self.page.session
+            if s is None or not s.alive:
+                return False
+            ahead = self._ahead = _Ahead(prep, s, time.monotonic())
+        finally:
+            self._prep_lock.release()
+        try:
+            s.call_async("Runtime.evaluate", ahead.answer, expression=self._fire_check_js(), returnByValue=True,
+                         awaitPromise=False)
+        except BrowserError as exc:
+            log.debug("fire check not sent ahead: %s", exc)
+            with self._prep_lock:
+                if self._ahead is ahead:
+                    self._ahead = None
+            return False
+        return True
+
+    def _ahead_check(self, ahead: _Ahead):
+        """The answer of the check sent ahead: the check's result, or a CdpError; None when it is not there
+        in time or too old to use (then the click asks again)."""
+        s, give_up = ahead.session, time.monotonic() + self.page.call_timeout
+        while not ahead.done.wait(0.25):
+            if s is not self.page.session or not getattr(s, "alive", False) or time.monotonic() > give_up:
+                return None  # no answer (in time): the click asks again (and finds the connection gone, or busy)
+        if s is not self.page.session or time.monotonic() - ahead.answered > self.ahead_fresh_s:
+            return None
+        self._rtts.append(ahead.answered - ahead.sent)
+        if ahead.error is not None:
+            raise ahead.error if isinstance(ahead.error, CdpError) else CdpError("Runtime.evaluate", str(ahead.error))
+        return ahead.chk
+
+    def _fire_prepared(self, cmd: ClickMakeVideo, epoch: int, prep: Prepared, ahead: _Ahead | None = None):
+        """The prepared click, if it still holds: one evaluate (sent ahead of the deadline by check_ahead, or
+        now), then the mouse events. None: do it all now."""
         attempt, page = cmd.attempt, self.page
         stale = self._stale(prep, cmd, epoch)
-        chk = None
+        chk, early = None, False
         if stale is None:
             try:
-                chk = page.eval(self._fire_check_js())
+                chk = self._ahead_check(ahead) if ahead is not None else None
+                early = chk is not None
+                if not early:
+                    t0 = time.monotonic()
+                    chk = page.eval(self._fire_check_js())
+                    self._rtts.append(time.monotonic() - t0)
             except (CdpError, CdpTimeout) as exc:
                 stale = f"the page did not answer ({exc})"
             else:
@@ -422,14 +519,15 @@ class Actions:
             return ClickFailed(attempt, "not clicked: the session ended before the click")
         # The page is as prepared: what is on it now belongs to earlier attempts; then the click.
         self.dom.absorb(chk.get("snap"))
-        self.board.begin(attempt, cmd.session)
+        self.board.begin(attempt, cmd.session, cmd.prompt)
+        self.ahead_used += early
         if attempt == 1 or self.network.baseline is None:
             self.network.take_baseline()  # what exists before the session's clicks is no attempt's
         before = self.network.arm()
         label = page_text(prep.label, 40)
         doc = chk["snap"].get("docId")
         return self._press(attempt, prep.x, prep.y, before,
-                           f"prompt already in the editor and verified ({len(_norm_text(prep.prompt))} chars), "
+                           f"prompt already in the editor and verified ({len(norm_text(prep.prompt))} chars), "
                            f"{label!r} clicked", together=True, doc=doc if isinstance(doc, str) and doc else None)
 
     def _stale(self, prep: Prepared, cmd: ClickMakeVideo, epoch: int) -> str | None:
@@ -454,7 +552,7 @@ class Actions:
         if not isinstance(chk.get("snap"), dict):
             return "the page's observer is gone"
         text = chk.get("text")
-        if not isinstance(text, str) or _norm_text(text) != _norm_text(prompt):
+        if not isinstance(text, str) or norm_text(text) != norm_text(prompt):
             return "the editor does not hold exactly the prompt"
         btn = chk.get("btn")
         if not isinstance(btn, dict):
@@ -534,7 +632,7 @@ class Actions:
             page.call("Input.insertText", text=prompt)
         else:
             page.eval(_JS_DELETE_SELECTION)
-        want = _norm_text(prompt)
+        want = norm_text(prompt)
         got = self.capture_prompt()
         if got == want:
             return "typed"
@@ -558,7 +656,7 @@ class Actions:
         how = self._write_prompt(attempt, cmd.prompt, args)
         if not isinstance(how, str):
             return how
-        want = _norm_text(cmd.prompt)
+        want = norm_text(cmd.prompt)
         # 4. Find the button (Redo first, then Make video) on the session's page, enabled and not covered.
         btn_sels = as_list(page.selectors.get("generate"))
         find = js_call(_JS_FIND_BUTTON, btn_sels, *args)

@@ -92,6 +92,7 @@ class AttemptBoard:
         self.lock = threading.RLock()
         self._emit_lock = threading.RLock()
         self.attempt: int | None = None
+        self.prompt: str | None = None  # the current attempt's prompt, as its click was asked to send it
         self._hold_attempt: int | None = None
         self._hold_requested = False  # the confirming click's generation request was seen
         self._held: list[object] = []
@@ -180,8 +181,8 @@ class AttemptBoard:
         return other is not None and not same_attempt(other, attempt)
 
     # -- a click's attempt
-    def begin(self, attempt: int, session: int | None = None) -> None:
-        """`attempt` of `session` is now the current one; its events are held until `release`."""
+    def begin(self, attempt: int, session: int | None = None, prompt: str | None = None) -> None:
+        """`attempt` of `session` (sending `prompt`) is now the current one; its events are held until `release`."""
         current = AttemptNo(attempt, session)
         with self._emit_lock:
             self._hold_attempt = current
@@ -189,6 +190,7 @@ class AttemptBoard:
             self._held = []
         with self.lock:
             self.attempt = current
+            self.prompt = prompt
             self._progress_max.pop(_key(current), None)
 
     def release(self, first_event) -> None:

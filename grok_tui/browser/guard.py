@@ -5,19 +5,26 @@ loads is paused. On `Fetch.requestPaused` the request body's options are read
 (grok_tui.browser.options). A session's first attempt records them; a later
 attempt whose options differ is failed before it leaves the browser
 (`Fetch.failRequest`: no credit spent), unless changes are allowed, then it only
-warns. Every other request is continued unchanged (`Fetch.continueRequest` with
+warns. A request whose body is JSON with a string `message` that does not contain the running
+attempt's prompt (normalised as the click compares the editor's text) is failed too, and the session
+stops (PromptBlocked): the click's last check of the editor comes a few ms before its press, and
+this is the wire-level net behind that gap. Containment, not equality: Grok's `message` may carry
+more than the prompt; a body without one passes. Every other request is continued unchanged (`Fetch.continueRequest` with
 no overrides: the body is never rewritten). Whatever happens in between, a
 paused request is always continued or failed: never left hanging.
 """
 
 from __future__ import annotations
 
+import json
+
+from ..engine.events import PromptBlocked
 from .attempts import AttemptBoard
 from .cdp import BrowserError, CdpSession, log
 from .network import is_generation
 from .observer import GENERATION_PATH
 from .options import describe, diff, options_of, summary
-from .page import Page
+from .page import Page, norm_text
 from .signals import OptionsDiffer, OptionsSeen
 
 PATTERN = {"urlPattern": f"*{GENERATION_PATH}*", "requestStage": "Request"}
@@ -87,11 +94,20 @@ class OptionsGuard:
                 body = b"".join(base64.b64decode(x) for x in parts if isinstance(x, str))
             except (ValueError, TypeError):
                 body = None
-        options = options_of(body) if body is not None else None
+        try:
+            doc = json.loads(body) if body is not None else None
+        except (ValueError, UnicodeDecodeError):
+            doc = None
+        options = options_of(doc) if doc is not None else None
         with self.board.lock:
-            attempt = self.board.attempt
+            attempt, prompt = self.board.attempt, self.board.prompt
         if attempt is None:
             return "continue"  # not one of our clicks
+        missing = prompt_missing(doc, prompt)
+        if missing is not None:
+            log.warning("generation request of attempt %s failed before it left the browser: %s", attempt, missing)
+            self.board.emit_attempt(PromptBlocked(attempt, missing))
+            return "fail"
         if attempt == 1 or not self.first_attempt_seen:
             self.first, self.first_attempt_seen = options, True
             self.board.emit_attempt(OptionsSeen(attempt, dict(options) if options else None))
@@ -106,3 +122,22 @@ class OptionsGuard:
         blocked = not self.allow_change
         self.board.emit_attempt(OptionsDiffer(attempt, text, blocked, dict(options) if options else None))
         return "fail" if blocked else "continue"
+
+
+def prompt_missing(doc: object, prompt: str | None) -> str | None:
+    """Why a generation request body (`doc`, parsed JSON) does not carry `prompt`, in words; None when its
+    `message` contains it (after norm_text, the prompt's ends trimmed), or there is nothing to compare (no
+    prompt known, no JSON object, no string `message`). Text of the page is never put in the answer."""
+    if prompt is None or not isinstance(doc, dict):
+        return None
+    message = doc.get("message")
+    if not isinstance(message, str):
+        return None
+    want, got = norm_text(prompt).strip(), norm_text(message)
+    if want in got:
+        return None
+    import unicodedata  # only here: a start-up without a mismatch never loads it
+
+    if unicodedata.normalize("NFC", want) in unicodedata.normalize("NFC", got):
+        return None
+    return f"the request's message ({len(got)} chars) does not contain the prompt ({len(want)} chars)"

@@ -413,6 +413,16 @@ class BrowserLink:
         The execute_click of `attempt` then checks all of it in one evaluate and only sends the mouse events."""
         return self.actions.prepare_click(prompt, session, attempt, epoch)
 
+    def check_lead(self) -> float:
+        """Seconds before a prepared click's deadline its check should go (check_ahead): about its round trip."""
+        return self.actions.check_lead()
+
+    def check_ahead(self, session: int | None, attempt: int) -> bool:
+        """Right before the deadline: send the prepared click's check, not waiting for its answer (non-blocking).
+
+        execute_click then uses that answer instead of asking at the deadline; it still clicks only when asked."""
+        return self.actions.check_ahead(session, attempt)
+
     @property
     def click_epoch(self) -> int:
         return self.actions.epoch

@@ -463,3 +463,9 @@ class Page:
         cid = ctx.get("id")
         self.moved.set()
         self.install(cid if isinstance(cid, int) else None)
+
+
+def norm_text(s: str) -> str:
+    """An editor's text as compared with the prompt: one kind of newline, no trailing one, no NBSP."""
+    s = s.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    return s[:-1] if s.endswith("\n") else s

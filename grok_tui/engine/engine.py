@@ -21,6 +21,7 @@ from .events import (
     LogLine,
     OptionsBlocked,
     Outcome,
+    PromptBlocked,
     RateLimited,
     Refused,
     ResetRetries,
@@ -136,6 +137,8 @@ class SessionEngine:
                 self._on_RouteChanged(event)
             case OptionsBlocked():
                 self._on_OptionsBlocked(event)
+            case PromptBlocked():
+                self._on_PromptBlocked(event)
             case _:
                 raise TypeError(f"unknown event {event!r} (not one of grok_tui.engine.events.Event)")
         return self._flush()
@@ -402,6 +405,20 @@ class SessionEngine:
         self.phase = Phase.MANUAL_WAIT
         self._log("WARN", f"{what} — session paused: set them back on the page, then press s")
         self._title()
+
+    def _on_PromptBlocked(self, ev: PromptBlocked) -> None:
+        if self._stale(ev, "blocked request"):
+            return
+        a = self.current
+        if a is None or ev.attempt != a.number or not self.phase.active or a.resolved:
+            return
+        a.outcome = "blocked"
+        a.ended_at = self._now
+        self._timeout_at = None
+        if a.is_retry:  # the retry never left the browser: no credit, no retry used
+            self.session.retry_count = max(0, self.session.retry_count - 1)
+        self._end("cancelled", f"attempt {a.number} not sent: its request did not carry the session's prompt "
+                               f"({ev.what})", attempt_outcome="blocked", code="prompt_changed")
 
     def _on_AttemptProgress(self, ev: AttemptProgress) -> None:
         pct = _finite(ev.percent)

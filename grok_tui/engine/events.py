@@ -173,6 +173,18 @@ class OptionsBlocked:
     pause: bool = True
 
 
+@dataclass(frozen=True)
+class PromptBlocked:
+    """The browser held back `attempt`'s generation request: its `message` does not hold the attempt's prompt
+    (something changed the editor between the click's check and its press). `what` says how, in words.
+    The session ends, cancelled: nothing but the user's prompt is ever sent.
+    """
+
+    attempt: int
+    what: str
+    session: int | None = None
+
+
 Event = Union[
     StartSession,
     ClickSent,
@@ -191,6 +203,7 @@ Event = Union[
     SetTimings,
     RouteChanged,
     OptionsBlocked,
+    PromptBlocked,
 ]
 
 
