@@ -234,6 +234,30 @@ def page_session(port: int):
     return CdpSession([t for t in targets if TAB in t.get("url", "")][0])
 
 
+def rtt_process(port: int, gap_s: float = 0.05) -> subprocess.Popen:
+    """`_rtt_proc.py` on the post tab, in its own process: round trips every `gap_s` until rtt_process_stop."""
+    from grok_tui.browser.endpoint import discover
+
+    _, targets = discover(port=port)
+    url = [t for t in targets if TAB in t.get("url", "")][0]["webSocketDebuggerUrl"]
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_rtt_proc.py")), url, str(gap_s)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise RuntimeError("the RTT probe process did not start")
+    return proc
+
+
+def rtt_process_stop(proc: subprocess.Popen) -> list[float]:
+    """Its samples (ms); [] when it failed."""
+    try:
+        out, _ = proc.communicate("stop\n", timeout=10)
+        return list(json.loads(out.strip().splitlines()[-1])["rtt_ms"])
+    except Exception:
+        proc.kill()
+        return []
+
+
 def rtt_samples(session, n: int, gap_s: float = 0.0) -> list[float]:
     out = []
     for _ in range(n):

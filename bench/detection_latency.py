@@ -11,7 +11,10 @@ Floor: round-trip time of Runtime.evaluate("1") on a second CdpSession to the sa
 before the session and sampled every 50 ms during it; and, sampled as often in this process, how
 late a sleeping thread wakes when handed an item through a queue (`thread_wake`) and how late the
 asyncio loop runs a callback handed over with call_soon_threadsafe (`loop_wake`): the hand-offs an
-event makes on its way to the engine, with nothing of grok-tui's in them.
+event makes on its way to the engine, with nothing of grok-tui's in them. `rtt_other_process`: the
+same round trip from a process of its own (bench/_rtt_proc.py: websocket-client only, one thread),
+every 50 ms during the session: what Chromium and this machine give any client, without grok-tui's
+threads and GIL in the same process.
 
 The sim writes every third stream object in two chunks with a deliberate ~20 ms pause inside
 the object ("split" mode, see grok_tui/sim/server.py: split_mode); those objects cannot be
@@ -114,7 +117,8 @@ async def main_async(ns) -> int:
     goal = ns.goal
     script = ",".join(PATTERN * goal)
     rig = C.Rig(script, default="ok", step_ms=ns.step_ms, toast_ms=1000)
-    probe = None
+    probe = other_proc = None
+    rtt_other: list[float] = []
     stop = threading.Event()
     rtt_during: list[float] = []
     thread_wake: list[float] = []
@@ -151,6 +155,7 @@ async def main_async(ns) -> int:
         settings = rig.settings(video_goal=goal, max_retries=50, cooldown_s=ns.cooldown, next_video_delay_s=ns.cooldown,
                                 session_timeout_s=30)
         runner = C.new_runner(settings, timed_link=True, reset_at=40)
+        other_proc = C.rtt_process(rig.port)
         th.start()
         t0 = time.time()
         try:
@@ -159,6 +164,8 @@ async def main_async(ns) -> int:
             stop.set()
             th.join(2)
             handed.put(None)
+            rtt_other = C.rtt_process_stop(other_proc)
+            other_proc = None
             emitted = rig.sim.emitted()
             link = runner.link
             await runner.close()
@@ -173,6 +180,7 @@ async def main_async(ns) -> int:
             "rtt_p99_ms": C.r(C.pct(rtt_during or rtt_idle, 99)),
             "rtt_idle_p50_ms": C.r(C.pct(rtt_idle, 50)),
             "rtt_n": len(rtt_during),
+            "rtt_other_process": C.stats(rtt_other),
             "thread_wake": C.stats(thread_wake),
             "loop_wake": C.stats(loop_wake),
         }
@@ -205,6 +213,8 @@ async def main_async(ns) -> int:
         return 0
     finally:
         stop.set()
+        if other_proc is not None:
+            C.rtt_process_stop(other_proc)
         if probe is not None:
             probe.close()
         rig.close()
