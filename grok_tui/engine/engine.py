@@ -388,15 +388,23 @@ class SessionEngine:
             return
         self._end("cancelled", f"attempt {a.number} could not be started: {ev.reason}", attempt_outcome="click_failed")
 
-    def _on_OptionsBlocked(self, ev: OptionsBlocked) -> None:
+    def _held_back(self, ev: OptionsBlocked | PromptBlocked):
+        """The current attempt, if `ev` says the browser held its request back (then marked blocked: it spent
+        no credit, and a retry used none); None when `ev` is not about it."""
         a = self.current
         if a is None or ev.attempt != a.number or not self.phase.active or a.resolved:
-            return
+            return None
         a.outcome = "blocked"
         a.ended_at = self._now
         self._timeout_at = None
         if a.is_retry:  # the retry never left the browser: no credit, no retry used
             self.session.retry_count = max(0, self.session.retry_count - 1)
+        return a
+
+    def _on_OptionsBlocked(self, ev: OptionsBlocked) -> None:
+        a = self._held_back(ev)
+        if a is None:
+            return
         what = f"attempt {a.number} not sent: the generation options changed ({ev.changes})"
         if not ev.pause:
             self._end("cancelled", what, attempt_outcome="blocked", code="options_changed")
@@ -409,14 +417,9 @@ class SessionEngine:
     def _on_PromptBlocked(self, ev: PromptBlocked) -> None:
         if self._stale(ev, "blocked request"):
             return
-        a = self.current
-        if a is None or ev.attempt != a.number or not self.phase.active or a.resolved:
+        a = self._held_back(ev)
+        if a is None:
             return
-        a.outcome = "blocked"
-        a.ended_at = self._now
-        self._timeout_at = None
-        if a.is_retry:  # the retry never left the browser: no credit, no retry used
-            self.session.retry_count = max(0, self.session.retry_count - 1)
         self._end("cancelled", f"attempt {a.number} not sent: its request did not carry the session's prompt "
                                f"({ev.what})", attempt_outcome="blocked", code="prompt_changed")
 
