@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -421,9 +422,17 @@ def link_class(timed: bool = False):
             "page": ("_on_frame_navigated", "_on_within_document", "_on_context_created"),
         }
 
+        STAMPED = ("Network.dataReceived", "Runtime.bindingCalled")  # events whose socket read is stamped
+
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
             self.emitted_at: dict[int, float] = {}
+            # id(emitted event) -> (socket read, Chromium's own event timestamp or None, handled on the receive
+            # thread?) of the CDP event whose handler emitted it (epoch s)
+            self.came_from: dict[int, tuple[float, float | None, bool]] = {}
+            self._read_at: dict[int, float] = {}  # id(event params) -> when the receive thread read it
+            self._current = threading.local()
+            self._epoch_minus_mono = time.time() - time.monotonic()  # Chromium's MonotonicTime is CLOCK_MONOTONIC
             self.handler_ms: dict[str, list[float]] = {h: [] for names in self.HANDLERS.values() for h in names}
             for part, names in self.HANDLERS.items():
                 obj = getattr(self, part)
@@ -433,19 +442,41 @@ def link_class(timed: bool = False):
 
             def timed_emit(event):
                 self.emitted_at[id(event)] = time.time()
+                src = getattr(self._current, "src", None)
+                if src is not None:
+                    self.came_from[id(event)] = src
                 emit(event)
 
             self.board.emit = timed_emit
 
+        def attach(self, *a, **kw):
+            info = super().attach(*a, **kw)
+            s = self.page.session
+            if s is not None:
+                for name in self.STAMPED:  # an arrival callback: run by the receive thread as it reads the message
+                    s.on_arrival(name, self._stamp_read)
+            return info
+
+        def _stamp_read(self, params: dict) -> None:
+            self._read_at[id(params)] = time.time()
+
         def _timed(self, name, fn):
             sink = self.handler_ms[name]
+            cur = self._current
 
             def run(*a):
+                params = a[0] if a and isinstance(a[0], dict) else None
+                read = self._read_at.pop(id(params), None) if params is not None else None
+                if read is not None:
+                    ts = params.get("timestamp")
+                    chrome = ts + self._epoch_minus_mono if isinstance(ts, (int, float)) else None
+                    cur.src = (read, chrome, threading.current_thread().name == "cdp-recv")
                 t0 = time.perf_counter()
                 try:
                     return fn(*a)
                 finally:
                     sink.append((time.perf_counter() - t0) * 1000.0)
+                    cur.src = None
 
             return run
 

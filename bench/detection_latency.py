@@ -61,6 +61,7 @@ def analyse(runner, link, emitted: list[dict]) -> tuple[list[dict], dict]:
     net: list[dict] = []
     dom_recv: dict[int, float] = {}
     dom_out: dict[int, float | None] = {}
+    dom_read: dict[int, float | None] = {}
     unmatched = 0
     for t, item in runner.received:
         src = getattr(item, "source", None)
@@ -68,6 +69,7 @@ def analyse(runner, link, emitted: list[dict]) -> tuple[list[dict], dict]:
             if item.attempt not in dom_recv:
                 dom_recv[item.attempt] = t
                 dom_out[item.attempt] = getattr(link, "emitted_at", {}).get(id(item))
+                dom_read[item.attempt] = (getattr(link, "came_from", {}).get(id(item)) or (None,))[0]
             continue
         if src != "network":
             continue
@@ -88,9 +90,14 @@ def analyse(runner, link, emitted: list[dict]) -> tuple[list[dict], dict]:
             C.note(f"unmatched {key} {item}")
             continue
         out_at = getattr(link, "emitted_at", {}).get(id(item))
+        read, chrome, inline = getattr(link, "came_from", {}).get(id(item)) or (None, None, None)
         net.append({"ms": t * 1000.0 - hit[0], "t": t, "mode": hit[1], "kind": key[1],
                     "to_link": None if out_at is None else out_at * 1000.0 - hit[0],
-                    "hop": None if out_at is None else (t - out_at) * 1000.0})
+                    "hop": None if out_at is None else (t - out_at) * 1000.0,
+                    "to_chrome": None if chrome is None else chrome * 1000.0 - hit[0],
+                    "chrome_to_read": None if chrome is None or read is None else (read - chrome) * 1000.0,
+                    "read_to_emit": None if read is None or out_at is None else (out_at - read) * 1000.0,
+                    "inline": inline})
 
     # toast data-ts per attempt, from the keys the link recorded ("ts:<ms>|<text>" -> attempt)
     toast_ts: dict[int, float] = {}
@@ -106,10 +113,40 @@ def analyse(runner, link, emitted: list[dict]) -> tuple[list[dict], dict]:
     dom = [dom_recv[a] * 1000.0 - toast_ts[a] for a in dom_recv if a in toast_ts]
     dom_to_link = [dom_out[a] * 1000.0 - toast_ts[a] for a in dom_recv if a in toast_ts and dom_out.get(a)]
     dom_hop = [(dom_recv[a] - dom_out[a]) * 1000.0 for a in dom_recv if dom_out.get(a)]
+    dom_to_read = [dom_read[a] * 1000.0 - toast_ts[a] for a in dom_recv if a in toast_ts and dom_read.get(a)]
+    dom_read_to_emit = [(dom_out[a] - dom_read[a]) * 1000.0 for a in dom_recv if dom_out.get(a) and dom_read.get(a)]
+    dom_tail = sorted(({"ms": C.r(dom_recv[a] * 1000.0 - toast_ts[a]),
+                        "to_read": C.r(dom_read[a] * 1000.0 - toast_ts[a]) if dom_read.get(a) else None,
+                        "read_to_emit": C.r((dom_out[a] - dom_read[a]) * 1000.0) if dom_out.get(a) and dom_read.get(a) else None,
+                        "emit_to_engine": C.r((dom_recv[a] - dom_out[a]) * 1000.0) if dom_out.get(a) else None}
+                       for a in dom_recv if a in toast_ts), key=lambda x: -x["ms"])[:max(3, len(dom_recv) // 50)]
     dom_vs_server = [dom_recv[a] * 1000.0 - moderated_ts[attempt_video[a]]
                      for a in dom_recv if a in attempt_video and attempt_video[a] in moderated_ts]
     return net, {"dom": dom, "dom_vs_server": dom_vs_server, "unmatched": unmatched,
-                 "dom_breakdown": {"data_ts_to_link_emit": C.stats(dom_to_link), "link_emit_to_engine": C.stats(dom_hop)}}
+                 "dom_breakdown": {"data_ts_to_link_emit": C.stats(dom_to_link), "link_emit_to_engine": C.stats(dom_hop),
+                                   "data_ts_to_socket_read": C.stats(dom_to_read),
+                                   "socket_read_to_link_emit": C.stats(dom_read_to_emit)},
+                 "dom_tail": dom_tail}
+
+
+STAGES = (("serverTs_to_chromium_event", "to_chrome"), ("chromium_event_to_socket_read", "chrome_to_read"),
+          ("socket_read_to_link_emit", "read_to_emit"), ("link_emit_to_engine", "hop"))
+
+
+def stages(rows: list[dict]) -> dict:
+    """Each stage of the network path: the sim's serverTs -> Chromium's dataReceived timestamp (the renderer
+    taking the data in) -> the link's receive thread reading the message -> the link's emit -> the engine."""
+    out = {name: C.stats([x[k] for x in rows if x.get(k) is not None]) for name, k in STAGES}
+    out["handled_on_receive_thread"] = sum(1 for x in rows if x.get("inline"))
+    out["handled_on_event_thread"] = sum(1 for x in rows if x.get("inline") is False)
+    return out
+
+
+def tail(rows: list[dict]) -> list[dict]:
+    """The slowest 1 % (at least 3), each split into its stages."""
+    slow = sorted(rows, key=lambda x: -x["ms"])[:max(3, len(rows) // 100)]
+    return [{"ms": C.r(x["ms"]), "kind": x["kind"], "mode": x["mode"], "inline": x.get("inline"),
+             **{k: C.r(x.get(k)) for _, k in STAGES}} for x in slow]
 
 
 async def main_async(ns) -> int:
@@ -202,12 +239,15 @@ async def main_async(ns) -> int:
                 "by_mode": by_mode, "by_kind": by_kind,
                 "breakdown": {"serverTs_to_link_emit": C.stats([x["to_link"] for x in net if x["to_link"] is not None]),
                               "link_emit_to_engine": C.stats([x["hop"] for x in net if x["hop"] is not None])},
+                "breakdown_joined": stages([x for x in net if x["mode"] in ("newline", "joined")]),
+                "tail_joined": tail([x for x in net if x["mode"] in ("newline", "joined")]),
                 "cdp_handlers_ms": {h: C.stats(v) for h, v in link.handler_ms.items() if v}})
         dom = other["dom"]
         p50 = C.pct(dom, 50)
         C.emit({"bench": "detection_latency", "path": "dom", "measured_from": "toast data-ts", **C.stats(dom), **common,
                 "ratio_p50": C.r(p50 / rtt_p50 if p50 is not None and rtt_p50 else None),
                 "vs_server_emitted": C.stats(other["dom_vs_server"]), "breakdown": other["dom_breakdown"],
+                "tail": other["dom_tail"],
                 "target_p99_ms": 50, "met": bool(dom) and C.pct(dom, 99) <= 50,
                 "figures": {"detection, DOM toast, p99": C.figure(C.pct(dom, 99), 8.0)}})
         return 0

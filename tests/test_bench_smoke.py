@@ -78,6 +78,8 @@ def test_detection_latency(results):
                         "detection, network (newline/joined objects), p99 / CDP round trip p99 (same run)"})
     assert set(net["by_mode"]) == {"newline", "joined", "split"}
     assert net["breakdown"]["serverTs_to_link_emit"]["n"] > 0
+    assert net["breakdown_joined"]["chromium_event_to_socket_read"]["n"] > 0  # the stages of the stamped reads
+    assert net["tail_joined"] and all(num(x["ms"]) for x in net["tail_joined"])
     assert net["rtt_other_process"]["n"] > 0  # the floor from a process of its own was sampled
     check_dist(net["rtt_other_process"])
 
