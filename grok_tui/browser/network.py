@@ -17,7 +17,7 @@ from collections import OrderedDict
 from urllib.parse import urljoin, urlsplit
 
 from ..engine.events import RateLimited, VideoModerated, VideoSucceeded
-from .attempts import REQUESTED, RESPONDED, AttemptBoard, same_attempt
+from .attempts import MAX_KEYS, REQUESTED, RESPONDED, AttemptBoard, same_attempt
 from .cdp import BrowserError, CdpSession, log
 from .observer import GENERATION_PATH
 from .page import Page
@@ -78,6 +78,10 @@ class GenerationWatch:
         self.baseline: set[str] | None = None  # video ids in the post list before the session's first click
         self._recovering: int | None = None
         self.activity: float | None = None  # monotonic time of the last sign of life of a generation stream
+        # (videoId, videoUrl, postId) of the post list's entries told already: the page reads the whole list after
+        # every generation, and telling each earlier video again meant dozens of no-op VideoUrl events through the
+        # runner's loop at every attempt's end, just as the DOM's moderation toast was on its way (issue 15)
+        self._list_told: OrderedDict[tuple, None] = OrderedDict()
 
     # ------------------------------------------------------------------ the post list (after a reload)
 
@@ -374,8 +378,13 @@ class GenerationWatch:
             vid, vurl = post.get("videoId"), post.get("videoUrl")
             if not (isinstance(vid, str) and vid and isinstance(vurl, str) and vurl):
                 continue
+            pid = post.get("postId") if isinstance(post.get("postId"), str) else None
+            told = (vid, vurl, pid)
             with self.board.lock:
                 attempt = self.board.known_attempt(vid)  # only videos of our attempts
-            if attempt is not None:
-                pid = post.get("postId") if isinstance(post.get("postId"), str) else None
-                self.board.emit_attempt(VideoUrl(urljoin(url, vurl), attempt, vid, pid, "postList"))
+                if attempt is None or told in self._list_told:
+                    continue  # the same entry told before: nothing new for the saves
+                self._list_told[told] = None
+                if len(self._list_told) > MAX_KEYS:
+                    self._list_told.popitem(last=False)
+            self.board.emit_attempt(VideoUrl(urljoin(url, vurl), attempt, vid, pid, "postList"))
