@@ -366,23 +366,24 @@ def _cmd_doctor(ns: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- TUI
 
 
-def _theme_check(settings, code: int = 2) -> None:
-    from .ui.themes import ThemeError, load_theme
+def _theme_check(settings, code: int = 2):
+    """resolve_theme(settings.theme) (the app is built with it: the theme files are read once); bad theme: _Fatal."""
+    from .ui.themes import ThemeError, resolve_theme
 
     try:
-        load_theme(settings.theme)
+        return resolve_theme(settings.theme)
     except ThemeError as exc:
         raise _Fatal(str(exc), code) from None
 
 
-def _build_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None):
+def _build_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None, themes=None):
     from .ui.app import make_app
 
-    return make_app(settings, store=store, demo_autostart=demo_autostart, prompt=prompt)
+    return make_app(settings, store=store, demo_autostart=demo_autostart, prompt=prompt, themes=themes)
 
 
-def _run_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None) -> int:
-    return _exit_of(_build_app(settings, store, demo_autostart=demo_autostart, prompt=prompt))
+def _run_app(settings, store, *, demo_autostart: bool = False, prompt: str | None = None, themes=None) -> int:
+    return _exit_of(_build_app(settings, store, demo_autostart=demo_autostart, prompt=prompt, themes=themes))
 
 
 def _exit_of(app) -> int:
@@ -396,7 +397,7 @@ def _cmd_tui(ns: argparse.Namespace) -> int:
     gc.disable()
     try:
         settings = _settings(ns, 2)
-        _theme_check(settings)
+        themes = _theme_check(settings)
         # Attach before the screen opens, so bad input gets one sentence and an exit code.
         from .browser.cdp import BrowserError
         from .browser.endpoint import preflight
@@ -408,7 +409,7 @@ def _cmd_tui(ns: argparse.Namespace) -> int:
         from .browser.link import warm_up
 
         warm_up(settings.endpoint_spec(), endpoint)  # the browser connection opens while the UI loads and draws
-        app = _build_app(settings, _store())
+        app = _build_app(settings, _store(), themes=themes)
     finally:
         gc.enable()
     _plugins_switch_done()  # the app's models are built; the folder opener starts without the switch
@@ -455,8 +456,8 @@ def _cmd_demo(ns: argparse.Namespace) -> int:
             from .headless import run_headless
 
             return asyncio.run(run_headless(settings, store, ns.prompt))
-        _theme_check(settings)
-        return _run_app(settings, store, demo_autostart=True, prompt=ns.prompt)
+        themes = _theme_check(settings)
+        return _run_app(settings, store, demo_autostart=True, prompt=ns.prompt, themes=themes)
     finally:
         if chrome is not None:
             chrome.close()

@@ -65,9 +65,11 @@ class GrokApp(App):
         attach: bool = True,
         demo_autostart: bool = False,
         prompt: str | None = None,
+        themes: tuple[Any, dict[str, Any]] | None = None,
     ) -> None:
-        # Raises ThemeError (unknown name / invalid file) before anything runs.
-        self._initial_theme, self._grok_themes = resolve_theme(settings.theme)
+        # Raises ThemeError (unknown name / invalid file) before anything runs. `themes`: resolve_theme(settings.theme)
+        # as the CLI's check already read it (the theme files are read once).
+        self._initial_theme, self._grok_themes = themes if themes is not None else resolve_theme(settings.theme)
         super().__init__()
         self._loop_thread: int | None = None  # the thread of the loop the app runs on, once mounted
         self._notices_queued = 0  # RunnerNotice messages posted and not yet handled (the runner tells from now on)
@@ -705,11 +707,12 @@ def make_app(
     attach: bool = True,
     demo_autostart: bool = False,
     prompt: str | None = None,
+    themes: tuple[Any, dict[str, Any]] | None = None,
 ) -> GrokApp:
     """The one way to build the app: the CLI, the tests and the snapshot tests all come here.
 
     `store` defaults to the state dir's store, `link_factory` to the real BrowserLink.
-    Raises ThemeError for an unknown or invalid theme.
+    Raises ThemeError for an unknown or invalid theme. `themes`: resolve_theme(settings.theme), when the caller has it.
     """
     if link_factory is None:
         from ..browser.link import BrowserLink
@@ -723,4 +726,5 @@ def make_app(
         attach=attach,
         demo_autostart=demo_autostart,
         prompt=prompt,
+        themes=themes,
     )
